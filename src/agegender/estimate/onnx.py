@@ -1,0 +1,162 @@
+"""One wrapper for every ONNX age or gender model, driven by its card.
+
+Nothing is guessed from the graph: the card says the input size, layout,
+channel order and normalisation, and how to decode the output.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..ages import (
+    AGE_BINS,
+    N_AGE_BINS,
+    expected_age,
+    gaussian_distribution,
+    groups_to_distribution,
+)
+from ..errors import ModelError
+from ..registry.records import ModelRecord
+from .card import Card
+
+log = logging.getLogger(__name__)
+
+Tta = Literal["none", "flip", "oversample"]
+MAX_BATCH = 64
+
+
+def default_providers(device: str = "auto") -> list[str]:
+    """onnxruntime providers for ``device``: ``cpu``, ``cuda``, ``auto`` (CUDA if present)."""
+    import onnxruntime as ort
+
+    have = ort.get_available_providers()
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    if device in ("cuda", "gpu"):
+        if "CUDAExecutionProvider" not in have:
+            raise ModelError(
+                "device 'cuda' was asked for, but this onnxruntime has no CUDA provider; "
+                "pip install onnxruntime-gpu (and a CUDA driver), or use --device cpu"
+            )
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    if device != "auto":
+        raise ModelError(f"unknown device {device!r}; use auto, cpu or cuda")
+    return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in have]
+
+
+def _softmax(x: NDArray[np.float32]) -> NDArray[np.float32]:
+    z = x - x.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+class OnnxModel:
+    """An ONNX age or gender model described by a :class:`Card` (loaded on first use)."""
+
+    def __init__(self, record: ModelRecord, *, providers: list[str] | None = None) -> None:
+        if record.task not in ("age", "gender"):
+            raise ModelError(f"model {record.name!r} is a {record.task} model, not age or gender")
+        self.record = record
+        self.task = record.task
+        self.card = Card.parse(record.card, task=record.task, where=f"model {record.name!r}")
+        self.providers = providers
+        self._session: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._session is None:
+                import onnxruntime as ort
+
+                path = self.record.path()
+                opts = ort.SessionOptions()
+                opts.log_severity_level = 3
+                try:
+                    self._session = ort.InferenceSession(
+                        str(path), opts, providers=self.providers or default_providers()
+                    )
+                except Exception as e:  # noqa: BLE001 - re-raised with context
+                    raise ModelError(f"model {self.name!r}: onnxruntime cannot load {path}: {e}") from e
+                log.debug("loaded %s from %s", self.name, path)
+        return self._session
+
+    def preprocess(self, chips: NDArray[np.uint8]) -> NDArray[np.float32]:
+        """RGB uint8 chips (N, h, w, 3) to the model's input tensor."""
+        c = self.card
+        x = chips[..., ::-1] if c.channels == "BGR" else chips
+        x = (x.astype(np.float32) - np.asarray(c.mean, np.float32)) / np.asarray(c.std, np.float32)
+        if c.layout == "NCHW":
+            x = x.transpose(0, 3, 1, 2)
+        return np.ascontiguousarray(x)
+
+    def run(self, chips: NDArray[np.uint8]) -> NDArray[np.float32]:
+        """Raw outputs (N, K) for the chips, in batches of at most MAX_BATCH."""
+        sess = self._load()
+        inp = self.card.input_name or sess.get_inputs()[0].name
+        outs = []
+        for i in range(0, len(chips), MAX_BATCH):
+            x = self.preprocess(chips[i : i + MAX_BATCH])
+            res = sess.run([self.card.output_name] if self.card.output_name else None, {inp: x})
+            outs.append(np.asarray(res[0], np.float32).reshape(len(x), -1))
+        return np.concatenate(outs) if outs else np.zeros((0, 1), np.float32)
+
+    # ----------------------------------------------------------------- decode
+    def decode_age(self, raw: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """(distribution over 0..100, years) from raw outputs."""
+        p = self.card.params
+        d = self.card.decode
+        if d == "regression":
+            years = np.clip(raw[:, 0] * float(p.get("scale", 1.0)), 0, 100).astype(np.float32)
+            return gaussian_distribution(years, float(p.get("sigma", 4.0))), years
+        probs = _softmax(raw) if p.get("softmax", True) else raw / raw.sum(1, keepdims=True)
+        if d == "groups":
+            groups = p.get("groups")
+            if groups is not None and len(groups) != 8:
+                # generic groups: spread each group's mass over its ages
+                dist = np.zeros((len(probs), N_AGE_BINS), np.float32)
+                for j, (lo, hi) in enumerate(groups):
+                    lo, hi = max(int(lo), 0), min(int(hi), 100)
+                    dist[:, lo : hi + 1] += probs[:, j : j + 1] / (hi - lo + 1)
+            else:
+                dist = groups_to_distribution(probs)
+            return dist, expected_age(dist)
+        ages = np.asarray(p["ages"], np.float32)
+        if probs.shape[1] != len(ages):
+            raise ModelError(
+                f"model {self.name!r} outputs {probs.shape[1]} classes but its card lists "
+                f"{len(ages)} ages"
+            )
+        years = (probs @ ages).astype(np.float32)
+        idx = np.clip(np.rint(ages), 0, AGE_BINS[-1]).astype(np.int64)
+        dist = np.zeros((len(probs), N_AGE_BINS), np.float32)
+        np.add.at(dist.T, idx, probs.T)
+        return dist, years
+
+    def decode_gender(self, raw: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Probability of 'male' from raw outputs."""
+        p = self.card.params
+        if self.card.decode == "sigmoid":
+            v = raw[:, 0]
+            if p.get("logits", False):
+                v = 1.0 / (1.0 + np.exp(-v))
+            v = np.clip(v, 0.0, 1.0)
+            return (v if p.get("positive", "male") == "male" else 1.0 - v).astype(np.float32)
+        probs = _softmax(raw) if p.get("softmax", True) else raw / raw.sum(1, keepdims=True)
+        return probs[:, list(p["labels"]).index("male")].astype(np.float32)
+
+    def predict(self, chips: NDArray[np.uint8]) -> Any:
+        """Age: (dist (N, 101), years (N,)); gender: p_male (N,)."""
+        raw = self.run(chips)
+        return self.decode_age(raw) if self.task == "age" else self.decode_gender(raw)
+
+    def __repr__(self) -> str:
+        return f"OnnxModel({self.name!r}, task={self.task!r})"

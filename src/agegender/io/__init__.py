@@ -1,0 +1,1 @@
+"""Reading images (safely), expanding inputs, and writing results."""

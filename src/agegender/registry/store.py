@@ -1,0 +1,95 @@
+"""Where model files come from: an installed package, the cache, a mirror, the network.
+
+* ``AGEGENDER_HOME`` (default ``~/.cache/agegender``): downloads land in ``models/`` there.
+* ``AGEGENDER_MIRROR``: a folder laid out like upstream (e.g. ``yunet/yunet_s_640_640.onnx``),
+  tried before the network. Point it at a local copy when the machine is offline.
+
+Every file's sha256 is checked, whichever way it came, before anything loads it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import shutil
+import tempfile
+import urllib.request
+from pathlib import Path
+
+from ..errors import ChecksumError, ModelUnavailableError
+
+log = logging.getLogger(__name__)
+
+_verified: dict[tuple[str, int, int], str] = {}
+
+
+def cache_dir() -> Path:
+    home = os.environ.get("AGEGENDER_HOME")
+    base = Path(home).expanduser() if home else Path("~/.cache/agegender").expanduser()
+    return base / "models"
+
+
+def mirror_dir() -> Path | None:
+    m = os.environ.get("AGEGENDER_MIRROR")
+    return Path(m).expanduser() if m else None
+
+
+def sha256_of(path: Path) -> str:
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key in _verified:
+        return _verified[key]
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    _verified[key] = h.hexdigest()
+    return _verified[key]
+
+
+def check_sha256(path: Path, expected: str | None, what: str) -> None:
+    if expected is None:
+        return
+    got = sha256_of(path)
+    if got != expected:
+        raise ChecksumError(
+            f"{what}: {path} has sha256 {got[:16]}..., expected {expected[:16]}...; the file "
+            f"is corrupt or a different version. Delete it and run `agegender models pull` again"
+        )
+
+
+def package_file(package: str, resource: str) -> Path | None:
+    """The path of a file inside an installed package, found without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for loc in spec.submodule_search_locations:
+        p = Path(loc) / resource
+        if p.is_file():
+            return p
+    return None
+
+
+def download(url: str, dest: Path, sha256: str | None, what: str, timeout: float = 60.0) -> Path:
+    """Fetch ``url`` into ``dest`` atomically, checking the sha256 before it is kept."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    log.info("downloading %s from %s", what, url)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as r:
+            shutil.copyfileobj(r, out)
+        check_sha256(Path(tmp), sha256, what)
+        os.replace(tmp, dest)
+    except ChecksumError:
+        raise
+    except OSError as e:
+        raise ModelUnavailableError(
+            f"{what}: could not download {url} ({e}). If this machine is offline, put the "
+            f"file in a mirror folder and set AGEGENDER_MIRROR, or copy it to {dest}"
+        ) from e
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return dest
