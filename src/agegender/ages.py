@@ -56,14 +56,16 @@ def group_probabilities(dist: NDArray[np.floating]) -> NDArray[np.float32]:
 
 
 def groups_to_distribution(group_probs: NDArray[np.floating]) -> NDArray[np.float32]:
-    """Spread (N, 8) group probabilities uniformly over the ages of each group's bins.
+    """Spread (N, 8) group probabilities uniformly over each group's own ages.
 
-    This is the inverse of :func:`group_probabilities`: summing the result back
-    gives the input.
+    The gap ages (3, 7, 13-14, ...) get no mass. Summing the result back with
+    :func:`group_probabilities` gives the input.
     """
     group_probs = np.asarray(group_probs, dtype=np.float32)
-    counts = np.bincount(BIN_GROUP, minlength=len(ADIENCE_GROUPS)).astype(np.float32)
-    return (group_probs / counts)[:, BIN_GROUP]
+    out = np.zeros((group_probs.shape[0], N_AGE_BINS), dtype=np.float32)
+    for j, (lo, hi) in enumerate(ADIENCE_GROUPS):
+        out[:, lo : hi + 1] = group_probs[:, j : j + 1] / (hi - lo + 1)
+    return out
 
 
 def expected_age(dist: NDArray[np.floating]) -> NDArray[np.float32]:

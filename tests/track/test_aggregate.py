@@ -89,7 +89,7 @@ def test_alternating_noisy_ages_give_a_stable_group_and_little_flicker(seed: int
         agg_frames.append(agg.update(faces, f))
     raw = collect_labels(raw_frames)[7]
     stable = collect_labels(agg_frames)[7]
-    assert len(set(raw)) == 2  # frame by frame, the label jumps between two groups
+    assert {"25-32", "38-43"} <= set(raw)  # frame by frame, the label jumps between groups
     assert len(set(stable[10:])) == 1, "aggregated group changed after the first frames"
     raw_rate = flicker_rate({7: raw}, FPS)
     agg_rate = flicker_rate({7: stable}, FPS)

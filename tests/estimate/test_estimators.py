@@ -1,0 +1,183 @@
+"""Estimation with fake ONNX sessions: decoders, ensembles, TTA, preprocessing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from agegender.ages import gaussian_distribution
+from agegender.errors import InputError
+from agegender.estimate import Estimator, parse_spec
+from agegender.estimate.card import Card
+from agegender.estimate.onnx import OnnxModel
+from agegender.registry import ModelFile, ModelRecord, register
+from agegender.types import Faces
+
+
+class FakeSession:
+    """Stands in for onnxruntime.InferenceSession: returns fn(x) and records inputs."""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn, self.seen = fn, []
+
+    def get_inputs(self):
+        return [type("I", (), {"name": "x"})()]
+
+    def run(self, outputs, feeds):
+        x = feeds["x"]
+        self.seen.append(x)
+        return [self.fn(x)]
+
+
+def _model(task: str, card: dict, fn: Any, name: str = "fake") -> OnnxModel:
+    rec = ModelRecord(name=name, task=task, description="fake", license="MIT",
+                      files=(ModelFile("f.onnx", None),), card=card)  # type: ignore[arg-type]
+    m = OnnxModel(rec)
+    m._session = FakeSession(fn)
+    return m
+
+
+AGE_CARD = {
+    "input": {"size": 8, "layout": "NCHW", "channels": "RGB", "mean": 0, "std": 1},
+    "crop": {"method": "box", "margin": 0.0},
+    "output": {"decode": "expected_value", "ages": list(range(101)), "softmax": False},
+}
+
+
+def _chips(n: int = 2, size: int = 8) -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 255, (n, size, size, 3), dtype=np.uint8)
+
+
+def test_expected_value_decoding():
+    probs = gaussian_distribution(np.array([20.0, 60.0]), 1.0)
+    m = _model("age", AGE_CARD, lambda x: probs[: len(x)])
+    dist, years = m.predict(_chips())
+    assert np.allclose(years, [20, 60], atol=1e-3) and np.allclose(dist, probs, atol=1e-6)
+
+
+def test_cydral_style_ages_with_quarter_year():
+    card = dict(AGE_CARD, output={"decode": "expected_value", "ages": [0.25] + list(range(1, 81)), "softmax": False})
+    p = np.zeros((1, 81), np.float32)
+    p[0, 0] = 1
+    dist, years = _model("age", card, lambda x: p).predict(_chips(1))
+    assert years[0] == pytest.approx(0.25) and dist[0, 0] == pytest.approx(1.0)
+
+
+def test_groups_decoding_uses_adience_groups():
+    card = dict(AGE_CARD, output={"decode": "groups"})
+    logits = np.full((1, 8), -20.0, np.float32)
+    logits[0, 4] = 20.0  # 25-32
+    dist, years = _model("age", card, lambda x: logits).predict(_chips(1))
+    assert 25 <= years[0] <= 32 and dist[0, 25:33].sum() > 0.99
+
+
+def test_regression_decoding():
+    card = dict(AGE_CARD, output={"decode": "regression", "sigma": 3.0})
+    dist, years = _model("age", card, lambda x: np.array([[42.0]], np.float32)).predict(_chips(1))
+    assert years[0] == pytest.approx(42.0) and np.argmax(dist[0]) == 42
+
+
+@pytest.mark.parametrize(
+    ("output", "raw", "p_male"),
+    [
+        ({"decode": "sigmoid"}, [[0.8]], 0.8),
+        ({"decode": "sigmoid", "positive": "female"}, [[0.8]], 0.2),
+        ({"decode": "sigmoid", "logits": True}, [[0.0]], 0.5),
+        ({"decode": "softmax", "labels": ["male", "female"], "softmax": False}, [[0.3, 0.7]], 0.3),
+        ({"decode": "softmax", "labels": ["female", "male"]}, [[0.0, np.log(3)]], 0.75),
+    ],
+)
+def test_gender_decodings(output, raw, p_male):
+    card = dict(AGE_CARD, output=output)
+    p = _model("gender", card, lambda x: np.asarray(raw, np.float32)).predict(_chips(1))
+    assert p[0] == pytest.approx(p_male, abs=1e-6)
+
+
+def test_preprocessing_follows_card():
+    card = dict(AGE_CARD, input={"size": 8, "layout": "NHWC", "channels": "BGR", "mean": [10, 20, 30], "std": 2})
+    m = _model("age", card, lambda x: np.ones((len(x), 101), np.float32) / 101)
+    chips = _chips(1)
+    m.predict(chips)
+    x = m._session.seen[0]
+    assert x.shape == (1, 8, 8, 3) and x.dtype == np.float32
+    expect = (chips[0, 0, 0, ::-1].astype(np.float32) - [10, 20, 30]) / 2
+    assert np.allclose(x[0, 0, 0], expect)
+
+
+@pytest.mark.parametrize(
+    ("card", "msg"),
+    [
+        ({"input": {"size": 8}, "output": {"decode": "nope"}}, "output.decode"),
+        ({"input": {"size": 3}, "output": {"decode": "groups"}}, "input.size"),
+        ({"input": {"size": 8, "layout": "CHW"}, "output": {"decode": "groups"}}, "input.layout"),
+        ({"input": {"size": 8}, "crop": {"method": "align"}, "output": {"decode": "groups"}}, "template"),
+        ({"input": {"size": 8}, "output": {"decode": "expected_value"}}, "output.ages"),
+    ],
+)
+def test_bad_cards_are_explained(card, msg):
+    with pytest.raises(InputError, match=msg):
+        Card.parse(card, task="age", where="my card")
+
+
+def test_parse_spec():
+    assert parse_spec("a:2+b") == [("a", 2.0), ("b", 1.0)]
+    for bad in ("a+", "a:x", "a:-1"):
+        with pytest.raises(InputError):
+            parse_spec(bad)
+
+
+def _register_fake(name: str, task: str, card: dict) -> None:
+    register(ModelRecord(name=name, task=task, description="fake", license="MIT",  # type: ignore[arg-type]
+                         files=(ModelFile("f.onnx", None),), card=card), replace=True)
+
+
+def _image_and_faces() -> tuple[np.ndarray, Faces]:
+    img = np.random.default_rng(1).integers(0, 255, (40, 60, 3), dtype=np.uint8)
+    f = Faces(boxes=[[5, 5, 25, 25], [30, 10, 50, 30]], scores=[0.9, 0.8],
+              landmarks=np.full((2, 5, 2), np.nan))
+    return img, f
+
+
+def test_ensemble_is_weighted_mean_of_distributions():
+    d1 = gaussian_distribution(np.array([20.0]), 2.0)
+    d2 = gaussian_distribution(np.array([50.0]), 2.0)
+    _register_fake("fake-a", "age", AGE_CARD)
+    _register_fake("fake-b", "age", AGE_CARD)
+    est = Estimator("age", "fake-a:3+fake-b:1", providers=["CPUExecutionProvider"])
+    est.models[0]._session = FakeSession(lambda x: np.repeat(d1, len(x), 0))
+    est.models[1]._session = FakeSession(lambda x: np.repeat(d2, len(x), 0))
+    img, f = _image_and_faces()
+    (out,) = est.estimate([img], [f])
+    assert np.allclose(out.age_dist, 0.75 * d1 + 0.25 * d2, atol=1e-6)
+    assert np.allclose(out.age_years, 0.75 * 20 + 0.25 * 50, atol=1e-3)
+
+
+def test_tta_flip_and_oversample_average_views():
+    _register_fake("fake-g", "gender", dict(AGE_CARD, output={"decode": "sigmoid"}))
+    img, f = _image_and_faces()
+
+    def left_brightness(x):  # depends on the view: mirrors and crops give other values
+        return (x[:, 0, :, :2].mean(axis=(1, 2)) / 255.0).reshape(-1, 1).astype(np.float32)
+
+    results = {}
+    for tta, views in (("none", 1), ("flip", 2), ("oversample", 10)):
+        est = Estimator("gender", "fake-g", tta=tta, providers=["CPUExecutionProvider"])
+        sess = FakeSession(left_brightness)
+        est.models[0]._session = sess
+        (out,) = est.estimate([img], [f])
+        x = sess.seen[0]
+        assert x.shape[0] == views * len(f)
+        expect = left_brightness(x).reshape(views, len(f)).mean(axis=0)
+        assert np.allclose(out.gender_p, expect, atol=1e-6)
+        results[tta] = out.gender_p
+    assert not np.allclose(results["none"], results["flip"])
+    assert not np.allclose(results["flip"], results["oversample"])
+
+
+def test_no_faces_gives_empty_columns():
+    _register_fake("fake-a", "age", AGE_CARD)
+    est = Estimator("age", "fake-a", providers=["CPUExecutionProvider"])
+    (out,) = est.estimate([np.zeros((10, 10, 3), np.uint8)], [Faces.empty()])
+    assert len(out) == 0 and out.age_dist is not None
