@@ -75,5 +75,6 @@ def utk_sample(root: Path, n: int, split: str = "test") -> list[dict[str, str]]:
 
     import numpy as np
 
-    rows = [r for r in csv.DictReader(open(root / "labels.csv")) if r["split"] == split and r["gender"]]
+    with open(root / "labels.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["split"] == split and r["gender"]]
     return [rows[int(i)] for i in np.linspace(0, len(rows) - 1, n)]

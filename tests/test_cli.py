@@ -44,7 +44,8 @@ def test_group_photo_json(photos, tmp_path: Path):
     assert len(obj["faces"]) == 6 and obj["error"] is None
     assert (obj["width"], obj["height"]) == (1280, 886)
     assert (tmp_path / "out" / "group_t1.annotated.jpg").stat().st_size > 10_000
-    rows = list(csv.DictReader(open(tmp_path / "f.csv")))
+    with open(tmp_path / "f.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
     assert len(rows) == 6 and rows[0]["gender"] in ("female", "male")
 
 

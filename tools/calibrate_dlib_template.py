@@ -37,7 +37,8 @@ DLIB5 = np.array(
 
 
 def main(root: str, n: int = 400, padding: float = 0.2, size: int = 64) -> None:
-    rows = [r for r in csv.DictReader(open(Path(root) / "labels.csv")) if r["split"] == "val"][:n]
+    with open(Path(root) / "labels.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["split"] == "val"][:n]
     sp = dlib.shape_predictor(str(get("dlib-landmarks5", "landmarks").path()))
     det = YuNetDetector()
     pts, diffs = [], []

@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 from ..align import chip_transforms, warp_chips
 from ..errors import InputError
+from ..registry.records import ModelRecord
 from ..types import Faces
 from .card import Card
 from .onnx import OnnxModel, Tta, default_providers
@@ -80,6 +81,18 @@ def _views(
     return chips, 1
 
 
+def _load_model(record: ModelRecord, providers: list[str]) -> OnnxModel:
+    """The wrapper for a record: ONNX by default; ``card["runtime"]`` may name another."""
+    runtime = record.card.get("runtime", "onnx")
+    if runtime == "opencv-caffe":
+        from .caffe import CaffeModel
+
+        return CaffeModel(record)  # type: ignore[return-value]
+    if runtime != "onnx":
+        raise InputError(f"model {record.name!r}: unknown runtime {runtime!r} in its card")
+    return OnnxModel(record, providers=providers)
+
+
 class Estimator:
     """One task (age or gender) estimated by one model or a weighted ensemble."""
 
@@ -101,7 +114,7 @@ class Estimator:
         self.tta: Tta = tta
         provs = providers or default_providers(device)
         members = parse_spec(spec)
-        self.models = [OnnxModel(get(n, task), providers=provs) for n, _ in members]
+        self.models = [_load_model(get(n, task), provs) for n, _ in members]
         w = np.array([wt for _, wt in members], np.float64)
         self.weights = w / w.sum()
 

@@ -21,7 +21,6 @@ def load_user_cards() -> None:
     if not d.is_dir():
         return
     from ..estimate.card import record_from_card
-
     from .records import register
 
     for f in sorted(d.glob("*.json")):
