@@ -16,6 +16,17 @@ from agegender.registry import ModelFile, ModelRecord, register
 from agegender.types import Faces
 
 
+@pytest.fixture(autouse=True)
+def _restore_registry(monkeypatch: pytest.MonkeyPatch):
+    """Fake models registered here must not leak into other tests."""
+    import importlib
+
+    records = importlib.import_module("agegender.registry.records")  # the module, not the function
+    records.records()  # load the built-ins first
+    monkeypatch.setattr(records, "_REGISTRY", dict(records._REGISTRY))
+    monkeypatch.setattr(records, "_ALIASES", dict(records._ALIASES))
+
+
 class FakeSession:
     """Stands in for onnxruntime.InferenceSession: returns fn(x) and records inputs."""
 
@@ -181,3 +192,16 @@ def test_no_faces_gives_empty_columns():
     est = Estimator("age", "fake-a", providers=["CPUExecutionProvider"])
     (out,) = est.estimate([np.zeros((10, 10, 3), np.uint8)], [Faces.empty()])
     assert len(out) == 0 and out.age_dist is not None
+
+
+def test_temperature_widens_interval_but_keeps_years():
+    probs = gaussian_distribution(np.array([40.0]), 2.0)
+    plain = _model("age", AGE_CARD, lambda x: probs)
+    card = dict(AGE_CARD, output=dict(AGE_CARD["output"], temperature=2.5))
+    warm = _model("age", card, lambda x: probs)
+    f = Faces(boxes=[[0, 0, 8, 8]], scores=[1], landmarks=np.zeros((1, 5, 2)))
+    (d1, y1), (d2, y2) = plain.predict(_chips(1)), warm.predict(_chips(1))
+    assert y1[0] == pytest.approx(y2[0])
+    a, b = f.with_age(d1, y1), f.with_age(d2, y2)
+    assert (b.age_high - b.age_low)[0] > 1.4 * (a.age_high - a.age_low)[0]
+    assert d2.sum() == pytest.approx(1.0)

@@ -22,7 +22,10 @@ Input values are ``(pixel - mean) / std`` with pixels in 0..255 (``mean`` and
 * ``sigmoid`` — one number, probability of ``positive`` (``"male"`` or ``"female"``).
 * ``softmax`` — probabilities over ``labels`` (must contain ``female`` and ``male``).
 
-``"softmax": false`` says the graph already outputs probabilities.
+``"softmax": false`` says the graph already outputs probabilities. ``"temperature": T``
+(age models, default 1) flattens the distribution (``p ** (1/T)``) so that its intervals
+hold their nominal coverage; fit it on validation data
+(``tools/calibrate_age_temperature.py``). Years are unaffected.
 """
 
 from __future__ import annotations

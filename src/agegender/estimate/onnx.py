@@ -118,17 +118,26 @@ class OnnxModel:
             years = np.clip(raw[:, 0] * float(p.get("scale", 1.0)), 0, 100).astype(np.float32)
             return gaussian_distribution(years, float(p.get("sigma", 4.0))), years
         probs = _softmax(raw) if p.get("softmax", True) else raw / raw.sum(1, keepdims=True)
+        # ``temperature`` (fitted on validation data) widens an overconfident distribution so
+        # that its intervals hold their nominal coverage; years stay the model's own.
+        t = float(p.get("temperature", 1.0))
+        tempered = probs
+        if t != 1.0:
+            tempered = np.power(np.clip(probs, 1e-12, None), 1.0 / t)
+            tempered = (tempered / tempered.sum(axis=1, keepdims=True)).astype(np.float32)
         if d == "groups":
             groups = p.get("groups")
-            if groups is not None and len(groups) != 8:
-                # generic groups: spread each group's mass over its ages
-                dist = np.zeros((len(probs), N_AGE_BINS), np.float32)
+
+            def spread(q: NDArray[np.float32]) -> NDArray[np.float32]:
+                if groups is None or len(groups) == 8:
+                    return groups_to_distribution(q)
+                out = np.zeros((len(q), N_AGE_BINS), np.float32)  # the card's own groups
                 for j, (lo, hi) in enumerate(groups):
                     lo, hi = max(int(lo), 0), min(int(hi), 100)
-                    dist[:, lo : hi + 1] += probs[:, j : j + 1] / (hi - lo + 1)
-            else:
-                dist = groups_to_distribution(probs)
-            return dist, expected_age(dist)
+                    out[:, lo : hi + 1] += q[:, j : j + 1] / (hi - lo + 1)
+                return out
+
+            return spread(tempered), expected_age(spread(probs))
         ages = np.asarray(p["ages"], np.float32)
         if probs.shape[1] != len(ages):
             raise ModelError(
@@ -138,7 +147,7 @@ class OnnxModel:
         years = (probs @ ages).astype(np.float32)
         idx = np.clip(np.rint(ages), 0, AGE_BINS[-1]).astype(np.int64)
         dist = np.zeros((len(probs), N_AGE_BINS), np.float32)
-        np.add.at(dist.T, idx, probs.T)
+        np.add.at(dist.T, idx, tempered.T)
         return dist, years
 
     def decode_gender(self, raw: NDArray[np.float32]) -> NDArray[np.float32]:
