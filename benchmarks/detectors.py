@@ -54,8 +54,15 @@ class DlibHOGDetector(Detector):
 
     name = "dlib-hog"
 
-    def __init__(self, *, upsample: int = 0, min_face: int = 20, pad: float = 0.25) -> None:
-        super().__init__(threshold=0.0, min_face=min_face, pad=pad)
+    def __init__(
+        self,
+        *,
+        upsample: int = 0,
+        min_face: int = 20,
+        pad: float = 0.25,
+        max_side: int | None = 1280,
+    ) -> None:
+        super().__init__(threshold=0.0, min_face=min_face, pad=pad, max_side=max_side)
         import dlib
 
         self.upsample = int(upsample)
@@ -97,15 +104,19 @@ def _shared(arg: str | None) -> Path:
     return Path(env) if env else REPO.parent / "shared"
 
 
-def _detectors() -> list[tuple[str, Callable[[], Detector]]]:
-    makers: list[tuple[str, Callable[[], Detector]]] = [("mtcnn", MTCNNDetector)]
+def _detectors(max_side: int | None) -> list[tuple[str, Callable[[], Detector]]]:
+    makers: list[tuple[str, Callable[[], Detector]]] = [
+        ("mtcnn", lambda: MTCNNDetector(max_side=max_side))
+    ]
     try:
         import dlib  # noqa: F401
     except ImportError:
         log.warning("dlib is not installed; skipping the dlib HOG detector")
     else:
-        makers.append(("dlib-hog up0", lambda: DlibHOGDetector(upsample=0)))
-        makers.append(("dlib-hog up1", lambda: DlibHOGDetector(upsample=1)))
+        for up in (0, 1):
+            makers.append(
+                (f"dlib-hog up{up}", lambda up=up: DlibHOGDetector(upsample=up, max_side=max_side))
+            )
     return makers
 
 
@@ -173,6 +184,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=500, help="UTKFace test crops to use")
     ap.add_argument("--repeats", type=int, default=5, help="detections of each photo")
     ap.add_argument("--shared", help="the shared/ folder (default: ../shared)")
+    ap.add_argument(
+        "--max-side",
+        type=int,
+        default=1280,
+        help="downscale padded images above this longer side (the Detector default); 0: never",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
@@ -185,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     log.info("%d UTKFace test crops, %d photos x %d", len(crops), len(photos), args.repeats)
 
     results: list[Row] = []
-    for name, make in _detectors():
+    max_side = args.max_side or None
+    for name, make in _detectors(max_side):
         try:
             det = make()
             results.append(bench(det, name, crops, photos, args.repeats))
@@ -194,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(
         f"median ms per image; photos: each detected {args.repeats} times "
-        f"(median per photo); UTKFace: first {len(crops)} test crops"
+        f"(median per photo); UTKFace: first {len(crops)} test crops; pad 0.25, "
+        f"max_side {max_side}"
     )
     print(table(results, list(PHOTOS)))
     return 0

@@ -151,20 +151,40 @@ def _models_add(a: argparse.Namespace) -> int:
 
     from .errors import InputError
     from .estimate.card import record_from_card
-    from .registry.user import cards_dir
+    from .registry.user import cards_dir, load_user_cards
 
+    if a.names and a.names[0] == "levi-hassner":
+        from .estimate.caffe import add_levi_hassner
+
+        if not a.caffemodel:
+            raise InputError(
+                "models add levi-hassner needs --caffemodel PATH (the authors' age_net.caffemodel "
+                "or gender_net.caffemodel); add --task age|gender if the file name says neither"
+            )
+        dest = add_levi_hassner(Path(a.caffemodel), a.task)
+        print(f"added {dest}; use it with --age-model levi-hassner-age or --gender-model levi-hassner-gender")
+        return 0
     path = Path(a.names[0]) if a.names else None
     if path is None or not path.is_file():
-        raise InputError(f"models add: give a model card file (JSON or YAML); got {a.names!r}")
+        raise InputError(
+            f"models add: give a model card file (JSON or YAML), or `levi-hassner --caffemodel PATH`; "
+            f"got {' '.join(a.names) or 'nothing'}"
+        )
     text = path.read_text()
     if path.suffix.lower() in (".yaml", ".yml"):
         try:
             import yaml
         except ImportError:
             raise InputError("reading a YAML card needs PyYAML: pip install pyyaml") from None
-        card = yaml.safe_load(text)
+        try:
+            card = yaml.safe_load(text)
+        except yaml.YAMLError as e:
+            raise InputError(f"{path}: not valid YAML ({e})") from e
     else:
-        card = json.loads(text)
+        try:
+            card = json.loads(text)
+        except ValueError as e:
+            raise InputError(f"{path}: not valid JSON ({e})") from e
     if not isinstance(card, dict):
         raise InputError(f"{path}: a card must be a JSON/YAML object")
     if "file" in card and not Path(card["file"]).is_absolute():
@@ -175,6 +195,7 @@ def _models_add(a: argparse.Namespace) -> int:
     d = cards_dir()
     d.mkdir(parents=True, exist_ok=True)
     (d / f"{rec.name}.json").write_text(json.dumps(card, indent=2))
+    load_user_cards()  # usable at once in this process too
     print(f"added {rec.task} model {rec.name!r} from {path}; use it with --{rec.task}-model {rec.name}")
     return 0
 
@@ -200,7 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     mo = sub.add_parser("models", help="list, pull, verify or add models")
     mo.add_argument("action", choices=["list", "pull", "verify", "add"])
-    mo.add_argument("names", nargs="*", help="model names (pull) or a card file (add)")
+    mo.add_argument("names", nargs="*", help="model names (pull), a card file or levi-hassner (add)")
+    mo.add_argument("--caffemodel", help="models add levi-hassner: the authors' .caffemodel")
+    mo.add_argument("--task", choices=["age", "gender"], help="models add levi-hassner: its task")
     mo.set_defaults(func=cmd_models)
 
     from .eval_cli import add_eval_parser

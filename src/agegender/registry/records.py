@@ -65,6 +65,9 @@ class ModelRecord:
     origin: str = "built-in"
     #: Build step for derived files (e.g. SSR-Net .h5 -> .onnx): fn(record, source_paths) -> Path
     convert: Callable[[ModelRecord, list[Path]], Path] | None = None
+    #: Extra check that the model can be built here (e.g. user-supplied weights are present);
+    #: raises ModelUnavailableError with what to do. Cheap: it never converts anything.
+    ready: Callable[[ModelRecord], None] | None = None
 
     # ------------------------------------------------------------ resolving
     def _find(self, f: ModelFile, *, fetch: bool) -> Path:
@@ -104,8 +107,11 @@ class ModelRecord:
             )
         return store.download(f.url, cached, f.sha256, what)
 
-    def paths(self, *, fetch: bool = True) -> list[Path]:
-        """Local paths of all files (cache, then mirror, then network if ``fetch``)."""
+    def paths(self, *, fetch: bool = True, convert: bool = True) -> list[Path]:
+        """Local paths of all files (cache, then mirror, then network if ``fetch``).
+
+        For derived models the path of the converted file, unless ``convert`` is False.
+        """
         if self.requires_module and store.package_file(self.requires_module, "__init__.py") is None:
             import importlib.util
 
@@ -115,7 +121,9 @@ class ModelRecord:
                     f"pip install {self.requires_pip or self.requires_module}"
                 )
         found = [self._find(f, fetch=fetch) for f in self.files]
-        if self.convert is not None:
+        if self.ready is not None:
+            self.ready(self)
+        if self.convert is not None and convert:
             return [self.convert(self, found)]
         return found
 
@@ -127,9 +135,9 @@ class ModelRecord:
         return ps[0]
 
     def available(self) -> bool:
-        """True when the model can be loaded here without the network."""
+        """True when the model can be loaded here without the network (converts nothing)."""
         try:
-            self.paths(fetch=False)
+            self.paths(fetch=False, convert=False)
         except Exception:  # noqa: BLE001 - availability is a yes/no question
             return False
         return True
