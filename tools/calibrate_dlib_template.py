@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from agegender.detect.dlib_hog import _similarity  # noqa: E402
-from agegender.detect.yunet import YuNetDetector  # noqa: E402
+from agegender.detect import create_detector  # noqa: E402
 from agegender.registry import get  # noqa: E402
 
 # dlib's get_face_chip_details() targets for its 5-point model (unit square, no padding)
@@ -36,11 +36,11 @@ DLIB5 = np.array(
 )
 
 
-def main(root: str, n: int = 400, padding: float = 0.2, size: int = 64) -> None:
+def main(root: str, n: int = 400, padding: float = 0.2, size: int = 64, detector: str = "yunet") -> None:
     with open(Path(root) / "labels.csv", newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["split"] == "val"][:n]
     sp = dlib.shape_predictor(str(get("dlib-landmarks5", "landmarks").path()))
-    det = YuNetDetector()
+    det = create_detector(detector)
     pts, diffs = [], []
     for r in rows:
         img = cv2.cvtColor(cv2.imread(str(Path(root) / r["path"])), cv2.COLOR_BGR2RGB)
@@ -66,4 +66,4 @@ def main(root: str, n: int = 400, padding: float = 0.2, size: int = 64) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], detector=sys.argv[2] if len(sys.argv) > 2 else "yunet")

@@ -10,12 +10,15 @@ done at up to 4x the chip size and area-averaged down, which avoids aliasing.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .estimate.card import Card
 from .types import Faces
+
+if TYPE_CHECKING:
+    from .estimate.card import Card
 
 
 def similarity_batch(src: NDArray[np.floating], dst: NDArray[np.floating]) -> NDArray[np.float64]:
