@@ -205,3 +205,13 @@ def test_temperature_widens_interval_but_keeps_years():
     a, b = f.with_age(d1, y1), f.with_age(d2, y2)
     assert (b.age_high - b.age_low)[0] > 1.4 * (a.age_high - a.age_low)[0]
     assert d2.sum() == pytest.approx(1.0)
+
+
+def test_gender_temperature_keeps_labels_and_softens():
+    raw = np.array([[0.05, 0.95], [0.7, 0.3]], np.float32)
+    out = {"decode": "softmax", "labels": ["female", "male"], "softmax": False}
+    plain = _model("gender", dict(AGE_CARD, output=out), lambda x: raw).predict(_chips(2))
+    warm = _model("gender", dict(AGE_CARD, output=dict(out, temperature=2.0)), lambda x: raw).predict(_chips(2))
+    assert np.array_equal(plain >= 0.5, warm >= 0.5)
+    assert abs(warm[0] - 0.5) < abs(plain[0] - 0.5)
+    assert warm[0] == pytest.approx(1 / (1 + np.exp(-np.log(0.95 / 0.05) / 2)), abs=1e-5)

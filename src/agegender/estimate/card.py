@@ -23,9 +23,10 @@ Input values are ``(pixel - mean) / std`` with pixels in 0..255 (``mean`` and
 * ``softmax`` — probabilities over ``labels`` (must contain ``female`` and ``male``).
 
 ``"softmax": false`` says the graph already outputs probabilities. ``"temperature": T``
-(age models, default 1) flattens the distribution (``p ** (1/T)``) so that its intervals
-hold their nominal coverage; fit it on validation data
-(``tools/calibrate_age_temperature.py``). Years are unaffected.
+(default 1) calibrates confidences, fitted on validation data with
+``tools/calibrate_temperature.py``: for age it flattens the distribution (``p ** (1/T)``)
+so that its intervals hold their nominal coverage, and years are unaffected; for gender
+it divides the logit of p(male), so labels are unaffected.
 """
 
 from __future__ import annotations

@@ -151,16 +151,22 @@ class OnnxModel:
         return dist, years
 
     def decode_gender(self, raw: NDArray[np.float32]) -> NDArray[np.float32]:
-        """Probability of 'male' from raw outputs."""
+        """Probability of 'male' from raw outputs (``temperature`` divides its logit)."""
         p = self.card.params
         if self.card.decode == "sigmoid":
             v = raw[:, 0]
             if p.get("logits", False):
                 v = 1.0 / (1.0 + np.exp(-v))
             v = np.clip(v, 0.0, 1.0)
-            return (v if p.get("positive", "male") == "male" else 1.0 - v).astype(np.float32)
-        probs = _softmax(raw) if p.get("softmax", True) else raw / raw.sum(1, keepdims=True)
-        return probs[:, list(p["labels"]).index("male")].astype(np.float32)
+            male = v if p.get("positive", "male") == "male" else 1.0 - v
+        else:
+            probs = _softmax(raw) if p.get("softmax", True) else raw / raw.sum(1, keepdims=True)
+            male = probs[:, list(p["labels"]).index("male")]
+        t = float(p.get("temperature", 1.0))
+        if t != 1.0:  # calibration only: the label (p >= 0.5) never changes
+            q = np.clip(male.astype(np.float64), 1e-7, 1 - 1e-7)
+            male = 1.0 / (1.0 + np.exp(-np.log(q / (1 - q)) / t))
+        return np.asarray(male, np.float32)
 
     def predict(self, chips: NDArray[np.uint8]) -> Any:
         """Age: (dist (N, 101), years (N,)); gender: p_male (N,)."""
