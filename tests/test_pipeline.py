@@ -84,3 +84,10 @@ def test_utkface_floor(utkface, default_analyzer):
     assert found >= 0.97 * len(rows)
     assert np.mean(correct) >= 0.90, f"gender accuracy {np.mean(correct):.3f}"
     assert np.mean(err) <= 8.0, f"MAE {np.mean(err):.2f}"
+
+
+def test_annotate_stays_a_function_after_submodules_load():
+    import agegender.annotation  # noqa: F401 - the CLI and the server import it
+    import agegender.cli  # noqa: F401
+
+    assert callable(agegender.annotate) and agegender.annotate.__name__ == "annotate"

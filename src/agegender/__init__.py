@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .annotate import annotate
+    from .annotation import annotate
     from .pipeline import Analyzer, Result, analyze
     from .types import Faces
 
@@ -28,7 +28,7 @@ _LAZY = {
     "Analyzer": ("pipeline", "Analyzer"),
     "Result": ("pipeline", "Result"),
     "analyze": ("pipeline", "analyze"),
-    "annotate": ("annotate", "annotate"),
+    "annotate": ("annotation", "annotate"),
     "Faces": ("types", "Faces"),
 }
 

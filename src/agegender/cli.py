@@ -64,7 +64,7 @@ def _analyzer(a: argparse.Namespace) -> Any:
 
 
 def cmd_analyze(a: argparse.Namespace) -> int:
-    from .annotate import annotate
+    from .annotation import annotate
     from .io.images import expand_inputs
     from .io.writers import CsvWriter, annotated_path, json_line
 
@@ -200,6 +200,27 @@ def _models_add(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(a: argparse.Namespace) -> int:
+    from .server import serve
+
+    serve(
+        a.host,
+        a.port,
+        ssl_certfile=a.certfile,
+        ssl_keyfile=a.keyfile,
+        api_key=a.api_key,
+        detector=a.detector,
+        age_model=None if a.age_model == "none" else a.age_model,
+        gender_model=None if a.gender_model == "none" else a.gender_model,
+        device=a.device,
+        tta=a.tta,
+        threshold=a.threshold,
+        min_face=a.min_face,
+        max_pixels=a.max_pixels,
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -226,9 +247,21 @@ def build_parser() -> argparse.ArgumentParser:
     mo.add_argument("--task", choices=["age", "gender"], help="models add levi-hassner: its task")
     mo.set_defaults(func=cmd_models)
 
+    sv = sub.add_parser("serve", help="the web app and REST API (pip install 'agegender[server]')")
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--api-key", default=None, help="require this key on /v1/* (or AGEGENDER_API_KEY)")
+    sv.add_argument("--certfile", default=None, help="serve HTTPS with this certificate")
+    sv.add_argument("--keyfile", default=None, help="... and this private key")
+    _add_model_options(sv)
+    sv.set_defaults(func=cmd_serve)
+
     from .eval_cli import add_eval_parser
 
     add_eval_parser(sub, _add_model_options)
+    from .train.cli import add_train_parser  # imports no torch: the command checks when it runs
+
+    add_train_parser(sub, _add_model_options)
     return p
 
 
