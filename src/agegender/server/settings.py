@@ -1,0 +1,160 @@
+"""Server settings: a dataclass with safe defaults, each overridable from the environment.
+
+=============================  ==============================  ============================
+field                          environment variable            default
+=============================  ==============================  ============================
+``max_upload_bytes``           ``AGEGENDER_MAX_UPLOAD_BYTES``  10 MB (10,000,000 bytes)
+``max_pixels``                 ``AGEGENDER_MAX_PIXELS``        40,000,000 (40 MP)
+``allowed_types``              ``AGEGENDER_ALLOWED_TYPES``     JPEG, PNG, WebP, BMP, GIF, TIFF
+``rate_limit``                 ``AGEGENDER_RATE_LIMIT``        120 requests/minute/IP (0: off)
+``request_timeout``            ``AGEGENDER_REQUEST_TIMEOUT``   30 seconds
+``max_pending``                ``AGEGENDER_MAX_PENDING``       32 analyses queued or running
+``api_key``                    ``AGEGENDER_API_KEY``           none (no key needed)
+``cors_origins``               ``AGEGENDER_CORS_ORIGINS``      none (CORS off)
+``trust_proxy``                ``AGEGENDER_TRUST_PROXY``       off (client IP = socket peer)
+``detector`` ... ``tta``       ``AGEGENDER_DETECTOR`` ...      the CLI's defaults
+=============================  ==============================  ============================
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from ..errors import InputError
+
+#: Image media types accepted for uploads; ``application/octet-stream`` is sniffed.
+DEFAULT_ALLOWED_TYPES: tuple[str, ...] = (
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "image/bmp",
+    "image/gif",
+    "image/tiff",
+    "application/octet-stream",
+)
+
+_ENV: dict[str, str] = {
+    "max_upload_bytes": "AGEGENDER_MAX_UPLOAD_BYTES",
+    "max_pixels": "AGEGENDER_MAX_PIXELS",
+    "allowed_types": "AGEGENDER_ALLOWED_TYPES",
+    "rate_limit": "AGEGENDER_RATE_LIMIT",
+    "request_timeout": "AGEGENDER_REQUEST_TIMEOUT",
+    "max_pending": "AGEGENDER_MAX_PENDING",
+    "api_key": "AGEGENDER_API_KEY",
+    "cors_origins": "AGEGENDER_CORS_ORIGINS",
+    "trust_proxy": "AGEGENDER_TRUST_PROXY",
+    "detector": "AGEGENDER_DETECTOR",
+    "age_model": "AGEGENDER_AGE_MODEL",
+    "gender_model": "AGEGENDER_GENDER_MODEL",
+    "device": "AGEGENDER_DEVICE",
+    "tta": "AGEGENDER_TTA",
+}
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """What the web app and REST API accept and how they protect themselves.
+
+    Build one with :meth:`from_env` (environment, then keyword overrides) or directly
+    (defaults only, the environment is not read).
+    """
+
+    max_upload_bytes: int = 10_000_000
+    max_pixels: int = 40_000_000
+    allowed_types: tuple[str, ...] = DEFAULT_ALLOWED_TYPES
+    #: requests per minute per client IP on ``/v1/*`` (token bucket, burst = a minute's worth)
+    rate_limit: int = 120
+    #: seconds from accepting an upload to its answer (queueing, decoding, analysis)
+    request_timeout: float = 30.0
+    #: analyses queued or running at once; more are answered 503 (busy) at once
+    max_pending: int = 32
+    api_key: str | None = None
+    cors_origins: tuple[str, ...] = ()
+    #: take the client IP from ``X-Forwarded-For`` (only behind a proxy you control)
+    trust_proxy: bool = False
+    #: create the models at startup rather than on the first request
+    preload: bool = False
+    detector: str = "auto"
+    age_model: str | None = "cydral-age"
+    gender_model: str | None = "cydral-gender"
+    device: str = "auto"
+    tta: str = "none"
+    threshold: float | None = None
+    min_face: int | None = None
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> ServerSettings:
+        """Settings from ``AGEGENDER_*`` variables, then ``overrides`` (field names).
+
+        An override of ``None`` is ignored; ``api_key=""`` turns off a key set in the
+        environment.
+
+        Raises:
+            InputError: an unknown setting name, or a value that cannot be parsed.
+        """
+        env = dict(os.environ) if env is None else env
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(overrides) - set(known))
+        if unknown:
+            raise InputError(
+                f"unknown server setting(s) {', '.join(unknown)}; known: {', '.join(known)}"
+            )
+        values: dict[str, Any] = {}
+        for name, var in _ENV.items():
+            raw = env.get(var)
+            if raw is not None and raw.strip() != "":
+                values[name] = _parse(name, raw.strip(), var)
+        # None means "not given" (e.g. an unset CLI option): the environment's value stays
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls().with_(**values)
+
+    def with_(self, **changes: Any) -> ServerSettings:
+        """A copy with some fields changed (values normalised and checked)."""
+        s = replace(self, **changes)
+        if isinstance(s.cors_origins, str):
+            object.__setattr__(s, "cors_origins", _split(s.cors_origins))
+        if isinstance(s.allowed_types, str):
+            object.__setattr__(s, "allowed_types", _split(s.allowed_types))
+        object.__setattr__(s, "allowed_types", tuple(t.lower() for t in s.allowed_types))
+        if s.api_key == "":
+            object.__setattr__(s, "api_key", None)
+        for name in ("max_upload_bytes", "max_pixels", "max_pending"):
+            if int(getattr(s, name)) < 1:
+                raise InputError(f"server setting {name} must be at least 1")
+        if s.request_timeout <= 0 or s.rate_limit < 0:
+            raise InputError("request_timeout must be > 0 seconds and rate_limit >= 0")
+        return s
+
+    def analyzer_options(self) -> dict[str, Any]:
+        """Keyword arguments for :class:`agegender.Analyzer`."""
+        return {
+            "detector": self.detector,
+            "age_model": None if self.age_model in (None, "none") else self.age_model,
+            "gender_model": None if self.gender_model in (None, "none") else self.gender_model,
+            "device": self.device,
+            "tta": self.tta,
+            "threshold": self.threshold,
+            "min_face": self.min_face,
+            "max_pixels": self.max_pixels,
+        }
+
+
+def _split(raw: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in raw.split(",") if p.strip())
+
+
+def _parse(name: str, raw: str, var: str) -> Any:
+    try:
+        if name in ("max_upload_bytes", "max_pixels", "rate_limit", "max_pending"):
+            return int(float(raw))
+        if name == "request_timeout":
+            return float(raw)
+        if name == "trust_proxy":
+            return raw.lower() in ("1", "true", "yes", "on")
+        if name in ("cors_origins", "allowed_types"):
+            return _split(raw)
+    except ValueError:
+        raise InputError(f"{var}={raw!r}: not a number") from None
+    return raw
