@@ -65,18 +65,24 @@ def _analyzer(a: argparse.Namespace) -> Any:
 
 def cmd_analyze(a: argparse.Namespace) -> int:
     from .annotation import annotate
+    from .errors import InputError
     from .io.images import expand_inputs
     from .io.writers import CsvWriter, annotated_path, json_line
+    from .video_cli import run_videos, split_inputs
 
     analyzer = _analyzer(a)
-    sources = list(expand_inputs(a.inputs))
-    out_dir = Path(a.out) if a.out else None
+    videos, images = split_inputs(a.inputs)
+    video_sources: list[str | int] = [*videos, *([a.camera] if a.camera is not None else [])]
+    if not images and not video_sources:
+        raise InputError("nothing to analyze: give image or video paths, folders, -, or --camera")
+    failed = run_videos(analyzer, video_sources, a) if video_sources else 0
+    sources = list(expand_inputs(images))
+    out_dir = Path(a.out) if a.out and sources else None
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
     csv_file = open(a.csv, "w", newline="", encoding="utf-8") if a.csv else None  # noqa: SIM115
     csvw = CsvWriter(csv_file) if csv_file else None
     progress = Progress(len(sources), enabled=len(sources) > 1 and not a.quiet)
-    failed = 0
     used: set[Path] = set()
     try:
         for i, r in enumerate(analyzer.analyze_many(sources, keep_images=out_dir is not None)):
@@ -102,7 +108,8 @@ def cmd_analyze(a: argparse.Namespace) -> int:
         if csv_file:
             csv_file.close()
     if failed:
-        log.error("%d of %d inputs failed (see the error lines above and in the JSON)", failed, len(sources))
+        total = len(sources) + len(video_sources)
+        log.error("%d of %d inputs failed (see the error lines above and in the JSON)", failed, total)
     return 1 if failed else 0
 
 
@@ -234,10 +241,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     an = sub.add_parser("analyze", help="analyze images, folders, or - (image bytes on stdin)")
-    an.add_argument("inputs", nargs="+", help="image files, folders (recursive), or -")
-    an.add_argument("--out", metavar="DIR", help="write annotated images here")
+    an.add_argument("inputs", nargs="*", help="images, videos, folders (recursive), stream URLs, or -")
+    an.add_argument("--out", metavar="DIR|FILE.mp4", help="write annotated images (and videos) here")
     an.add_argument("--csv", metavar="FILE", help="write one CSV row per face")
     _add_model_options(an)
+    from .video_cli import add_video_options
+
+    add_video_options(an)
     an.set_defaults(func=cmd_analyze)
 
     mo = sub.add_parser("models", help="list, pull, verify or add models")

@@ -56,6 +56,9 @@ class Faces:
             or ``None`` before age estimation.
         age_years: ``(N,)`` float32 apparent age in years (model's own decoding).
         age_low, age_high: ``(N,)`` float32, the 10th and 90th percentile of ``age_dist``.
+        age_group: ``(N,)`` int64 index into :data:`~agegender.ages.ADIENCE_LABELS`: the
+            Adience group nearest to ``age_years`` (ties go to the younger group), unless a
+            later stage (tracking, with hysteresis) sets it.
         gender_p: ``(N,)`` float32 probability that the perceived gender is male,
             or ``None`` before gender estimation.
         track_id: ``(N,)`` int64 track ids, or ``None`` when tracking is off.
@@ -68,6 +71,7 @@ class Faces:
     age_years: NDArray[np.float32] | None = None
     age_low: NDArray[np.float32] | None = None
     age_high: NDArray[np.float32] | None = None
+    age_group: NDArray[np.int64] | None = None
     gender_p: NDArray[np.float32] | None = None
     track_id: NDArray[np.int64] | None = None
 
@@ -83,11 +87,17 @@ class Faces:
             v = getattr(self, name)
             if v is not None:
                 object.__setattr__(self, name, _f32(v, (), name, n))
-        if self.track_id is not None:
-            tid = np.asarray(self.track_id, dtype=np.int64).reshape(-1)
-            if tid.shape[0] != n:
-                raise ValueError(f"Faces.track_id has {tid.shape[0]} rows but boxes has {n}")
-            object.__setattr__(self, "track_id", tid)
+        for name in ("age_group", "track_id"):
+            v = getattr(self, name)
+            if v is not None:
+                arr = np.asarray(v, dtype=np.int64).reshape(-1)
+                if arr.shape[0] != n:
+                    raise ValueError(f"Faces.{name} has {arr.shape[0]} rows but boxes has {n}")
+                object.__setattr__(self, name, arr)
+        if self.age_group is not None and n and not (
+            np.all(self.age_group >= 0) and np.all(self.age_group < len(ADIENCE_LABELS))
+        ):
+            raise ValueError(f"Faces.age_group must index ADIENCE_LABELS (0..{len(ADIENCE_LABELS) - 1})")
         if self.gender_p is not None and n and not (
             np.all(self.gender_p >= 0) and np.all(self.gender_p <= 1)
         ):
@@ -117,9 +127,13 @@ class Faces:
         lo, hi = INTERVAL_QUANTILES
         if len(dist):
             low, high = age_quantiles(dist, lo), age_quantiles(dist, hi)
+            group = nearest_group(years)
         else:
             low = high = np.zeros((0,), np.float32)
-        return replace(self, age_dist=dist, age_years=years, age_low=low, age_high=high)
+            group = np.zeros((0,), np.int64)
+        return replace(
+            self, age_dist=dist, age_years=years, age_low=low, age_high=high, age_group=group
+        )
 
     def with_gender(self, p_male: NDArray[np.floating]) -> Faces:
         """A copy with the perceived-gender probability (of ``male``) set."""
@@ -166,12 +180,6 @@ class Faces:
     def age_group_probs(self) -> NDArray[np.float32] | None:
         """``(N, 8)`` probability of each Adience group, or None."""
         return None if self.age_dist is None else group_probabilities(self.age_dist)
-
-    @property
-    def age_group(self) -> NDArray[np.int64] | None:
-        """``(N,)`` index of the Adience group nearest to ``age_years`` (ties go to the
-        younger group), so the group always agrees with the years reported."""
-        return None if self.age_years is None else nearest_group(self.age_years)
 
     @property
     def gender_label(self) -> list[str] | None:

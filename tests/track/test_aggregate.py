@@ -282,3 +282,29 @@ def test_tracker_and_aggregator_together() -> None:
         raw_rate = flicker_rate(collect_labels(raw_frames, kind), FPS)  # type: ignore[arg-type]
         agg_rate = flicker_rate(collect_labels(shown, kind), FPS)  # type: ignore[arg-type]
         assert agg_rate * 10 <= raw_rate, kind
+
+
+def test_group_is_held_at_a_boundary_and_summary_agrees():
+    """Ages hovering around the 15-20 / 25-32 boundary (22.5) must not flip the shown group."""
+    from agegender.ages import gaussian_distribution
+    from agegender.track.aggregate import TrackAggregator
+
+    agg = TrackAggregator(fps=25)
+    shown = []
+    for k in range(40):
+        years = 22.3 if k % 2 else 22.8
+        f = Faces(
+            boxes=[[10, 10, 110, 110]], scores=[0.99], landmarks=np.zeros((1, 5, 2)), track_id=[1]
+        ).with_age(gaussian_distribution(np.array([years]), 0.3)).with_gender([0.9])
+        out = agg.update(f, frame_index=k)
+        shown.append(int(out.age_group[0]))
+    assert len(set(shown[1:])) == 1
+    (track,) = agg.summary()
+    assert track["age"]["group"] == ADIENCE_LABELS[shown[-1]]
+    # a clear move into the other group does switch it
+    for k in range(40, 200):
+        f = Faces(
+            boxes=[[10, 10, 110, 110]], scores=[0.99], landmarks=np.zeros((1, 5, 2)), track_id=[1]
+        ).with_age(gaussian_distribution(np.array([35.0]), 0.3)).with_gender([0.9])
+        out = agg.update(f, frame_index=k)
+    assert ADIENCE_LABELS[int(out.age_group[0])] in ("25-32", "38-43")

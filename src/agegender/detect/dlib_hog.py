@@ -63,7 +63,7 @@ class DlibHOGDetector(Detector):
         *,
         threshold: float = 0.5,
         min_face: int = 20,
-        pad: float = 0.25,
+        pad: float = 0.0,
         max_side: int | None = 1280,
         upsample: int = 0,
     ) -> None:

@@ -11,7 +11,7 @@ import threading
 import numpy as np
 from numpy.typing import NDArray
 
-from .base import Detector, RawDetections
+from .base import Detector, RawDetections, quiet_opencv
 
 
 class OpenCVSSDDetector(Detector):
@@ -43,6 +43,7 @@ class OpenCVSSDDetector(Detector):
                 from ..registry import get
 
                 pb, pbtxt = get("opencv-ssd", "detect").paths()
+                quiet_opencv()
                 self._net = cv2.dnn.readNetFromTensorflow(str(pb), str(pbtxt))
             h, w = image.shape[:2]
             blob = cv2.dnn.blobFromImage(

@@ -11,7 +11,7 @@ import threading
 import numpy as np
 from numpy.typing import NDArray
 
-from .base import Detector, RawDetections
+from .base import Detector, RawDetections, quiet_opencv
 
 
 class YuNetDetector(Detector):
@@ -25,7 +25,7 @@ class YuNetDetector(Detector):
         model: str = "yunet",
         threshold: float = 0.6,
         min_face: int = 20,
-        pad: float = 0.25,
+        pad: float = 0.1,
         max_side: int | None = 1280,
         nms: float = 0.3,
     ) -> None:
@@ -42,6 +42,7 @@ class YuNetDetector(Detector):
             from ..registry import get
 
             path = get(self.model, "detect").path()
+            quiet_opencv()
             # score threshold low here: the base class applies self.threshold
             self._det = cv2.FaceDetectorYN.create(
                 str(path), "", (320, 320), min(self.threshold, 0.3), self.nms, 5000

@@ -66,6 +66,7 @@ from ..ages import (
     age_quantiles,
     expected_age,
     group_probabilities,
+    nearest_group,
 )
 from ..errors import InputError
 from ..types import GENDER_LABELS, INTERVAL_QUANTILES, Faces
@@ -100,6 +101,17 @@ class _TrackEvidence:
     gender_weight: float = 0.0
     gender_frames: int = 0
     gender_logit_sum: float = 0.0
+    group: int | None = None  # the Adience group shown, held with hysteresis
+
+
+def _held_group(current: int | None, years: float, margin: float) -> int:
+    """The group to show: the nearest group to ``years``, but a shown group only gives
+    way once ``years`` is ``margin`` years inside the new group's side of the boundary."""
+    cand = int(nearest_group(years)[0])
+    if current is None or cand == current:
+        return cand
+    inside = int(nearest_group(years - margin)[0]) == int(nearest_group(years + margin)[0]) == cand
+    return cand if inside else current
 
 
 class TrackAggregator:
@@ -112,6 +124,8 @@ class TrackAggregator:
         max_sharpening: cap of the evidence exponent ``gamma``.
         eps: uniform floor mixed into each frame's age distribution.
         logit_clip: per-frame bound on the gender log-odds.
+        group_margin: years an aggregated age must move past a group boundary before
+            the group shown for a track changes (hysteresis: no flicker at a boundary).
     """
 
     def __init__(
@@ -122,6 +136,7 @@ class TrackAggregator:
         max_sharpening: float = 3.0,
         eps: float = 1e-3,
         logit_clip: float = 3.0,
+        group_margin: float = 1.0,
     ) -> None:
         if fps is not None and not fps > 0:
             raise InputError(f"fps must be > 0, got {fps}")
@@ -138,6 +153,7 @@ class TrackAggregator:
         self.max_sharpening = float(max_sharpening)
         self.eps = float(eps)
         self.logit_clip = float(logit_clip)
+        self.group_margin = float(group_margin)
         self.reset()
 
     def reset(self) -> None:
@@ -266,11 +282,17 @@ class TrackAggregator:
             if faces.age_years is not None:  # rows without aggregate keep the model's years
                 assert years is not None
                 years = np.where(have_age, years, faces.age_years).astype(np.float32)
+            groups = nearest_group(years)
+            for i, ev in enumerate(evs):
+                if ev is not None and have_age[i]:
+                    ev.group = _held_group(ev.group, float(years[i]), self.group_margin)
+                    groups[i] = ev.group
             out = out.with_columns(
                 age_dist=aged.age_dist,
                 age_years=years,
                 age_low=aged.age_low,
                 age_high=aged.age_high,
+                age_group=groups,
             )
         elif n and have_age.any():
             log.debug("age columns left empty: some rows have no aggregate and no own age")
@@ -317,9 +339,11 @@ class TrackAggregator:
                 d2 = d[None, :]
                 lo_q, hi_q = INTERVAL_QUANTILES
                 groups = group_probabilities(d2)[0]
-                g = int(np.argmax(groups))
+                years = float(expected_age(d2)[0])
+                # the group the video showed last (hysteresis), else the nearest to years
+                g = ev.group if ev.group is not None else int(nearest_group(years)[0])
                 rec["age"] = {
-                    "years": round(float(expected_age(d2)[0]), 1),
+                    "years": round(years, 1),
                     "low": round(float(age_quantiles(d2, lo_q)[0]), 1),
                     "high": round(float(age_quantiles(d2, hi_q)[0]), 1),
                     "group": ADIENCE_LABELS[g],
