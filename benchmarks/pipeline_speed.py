@@ -42,7 +42,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 PHOTOS = ("group_t1.jpg", "astronaut.png", "Tom_Hanks_54745.png")
-OURS = ("auto", "yunet", "mtcnn", "hog")
+OURS = ("auto", "yunet", "hog+mtcnn", "mtcnn", "hog")
 BATCH = 16
 
 
@@ -354,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads is None:
         print(
             "Note: our onnxruntime sessions use onnxruntime's default threading (one "
-            "intra-op thread per physical core, idle workers spin); "
+            "intra-op thread per physical core, spinning turned off); "
             f"{ref_note}, so ours may use more cores than the reference. "
             "Run with --threads 1 for a one-core-each comparison."
         )
