@@ -38,7 +38,7 @@ class Progress:
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--detector", default="auto", help="auto (default), yunet, yunet-n, mtcnn, hog, opencv-ssd")
+    p.add_argument("--detector", default="auto", help="auto (default), yunet, yunet-n, hog+mtcnn, mtcnn, hog, opencv-ssd")
     p.add_argument("--age-model", default="cydral-age", help="model name, or ensemble 'a+b' / 'a:2+b:1'; 'none' to skip")
     p.add_argument("--gender-model", default="cydral-gender", help="model name or ensemble; 'none' to skip")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="onnxruntime device")
