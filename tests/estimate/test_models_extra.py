@@ -13,9 +13,8 @@ import pytest
 
 from agegender import registry
 from agegender.errors import InputError, ModelUnavailableError
-from agegender.estimate.caffe import (
-    CaffeModel,
-    add_levi_hassner,
+from agegender.estimate.caffe import CaffeModel, add_levi_hassner
+from agegender.estimate.caffe_format import (
     parse_blob,
     parse_prototxt,
     read_binaryproto,
@@ -133,7 +132,7 @@ def test_mean_binaryproto(mirror: Path):
 
 
 def test_blob_formats_roundtrip():
-    from agegender.estimate.caffe import encode_blob
+    from agegender.estimate.caffe_format import encode_blob
 
     a = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
     assert np.array_equal(parse_blob(encode_blob(a)), a)

@@ -16,13 +16,13 @@ from agegender.ages import (
     age_quantiles,
     expected_age,
     gaussian_distribution,
-    group_probabilities,
     nearest_group,
 )
 from agegender.errors import InputError
 from agegender.eval import metrics as M
 from agegender.eval.readers import Sample
-from agegender.eval.report import PLOT_FILES, build_report, summary_text, write_report
+from agegender.eval.render import summary_text, write_report
+from agegender.eval.report import PLOT_FILES, build_report
 
 N = 120
 
@@ -73,8 +73,8 @@ def direct(preds: list[dict[str, Any]], samples: list[Sample]) -> dict[str, Any]
         else:
             low.append(float(age_quantiles(dist, 0.1)[0]))
             high.append(float(age_quantiles(dist, 0.9)[0]))
-        pg.append(int(np.argmax(group_probabilities(dist)[0])) if dist is not None
-                  else int(nearest_group(y)[0]))
+        # the group the pipeline reports: nearest to the years (as the CLI)
+        pg.append(int(p["age_group"]) if p.get("age_group") is not None else int(nearest_group(y)[0]))
         p_male.append(np.nan if p["p_male"] is None else p["p_male"])
     y, lo, hi = np.array(years), np.array(low), np.array(high)
     pm, pgi = np.array(p_male), np.array(pg)

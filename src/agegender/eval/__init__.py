@@ -5,8 +5,8 @@
 * :mod:`.metrics` holds the metrics (numpy only): MAE, CS@k, Adience group
   accuracy, range accuracy, gender accuracy, calibration, interval coverage and
   per-group breakdowns.
-* :mod:`.report` builds a JSON-ready report from predictions and writes it as
-  JSON, Markdown and plots.
+* :mod:`.report` builds a JSON-ready report from predictions; :mod:`.render` writes it
+  as JSON, Markdown and plots, and prints a one-screen summary.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ from .readers import (
     read_fairface,
     read_utkface,
 )
-from .report import PLOT_FILES, build_report, summary_text, write_report
+from .render import summary_text, write_report
+from .report import PLOT_FILES, build_report
 
 __all__ = [
     "AGE_BAND_LABELS",

@@ -46,6 +46,7 @@ def _pred(faces: Faces, i: int | None, seconds: float) -> dict[str, Any]:
         "age_low": None if faces.age_low is None else float(faces.age_low[i]),
         "age_high": None if faces.age_high is None else float(faces.age_high[i]),
         "age_dist": None if faces.age_dist is None else faces.age_dist[i],
+        "age_group": None if faces.age_group is None else int(faces.age_group[i]),
         "p_male": None if faces.gender_p is None else float(faces.gender_p[i]),
         "seconds": seconds,
     }

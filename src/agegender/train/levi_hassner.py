@@ -97,6 +97,6 @@ def caffe_blobs(model: LeviHassnerNet) -> dict[str, list[np.ndarray]]:
 
 def export_caffemodel(model: LeviHassnerNet, path: str | Path, *, legacy: bool = True) -> Path:
     """Write the model's weights as a ``.caffemodel`` for the authors' deploy prototxt."""
-    from ..estimate.caffe import write_caffemodel
+    from ..estimate.caffe_format import write_caffemodel
 
     return write_caffemodel(path, caffe_blobs(model), legacy=legacy)
