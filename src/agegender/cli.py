@@ -269,7 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .eval_cli import add_eval_parser
 
     add_eval_parser(sub, _add_model_options)
+    from .train.cli import add_train_parser  # imports no torch: the command checks when it runs
 
+    add_train_parser(sub, _add_model_options)
     return p
 
 
