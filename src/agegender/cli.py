@@ -48,19 +48,24 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-pixels", type=int, default=None, help="refuse images above this many pixels")
 
 
+def _model_kwargs(a: argparse.Namespace) -> dict[str, Any]:
+    """The options of :func:`_add_model_options`, as Analyzer keyword arguments."""
+    return {
+        "detector": a.detector,
+        "age_model": None if a.age_model == "none" else a.age_model,
+        "gender_model": None if a.gender_model == "none" else a.gender_model,
+        "device": a.device,
+        "threshold": a.threshold,
+        "min_face": a.min_face,
+        "tta": a.tta,
+        "max_pixels": a.max_pixels,
+    }
+
+
 def _analyzer(a: argparse.Namespace) -> Any:
     from .pipeline import Analyzer
 
-    return Analyzer(
-        detector=a.detector,
-        age_model=None if a.age_model == "none" else a.age_model,
-        gender_model=None if a.gender_model == "none" else a.gender_model,
-        device=a.device,
-        threshold=a.threshold,
-        min_face=a.min_face,
-        tta=a.tta,
-        max_pixels=a.max_pixels,
-    )
+    return Analyzer(**_model_kwargs(a))
 
 
 def cmd_analyze(a: argparse.Namespace) -> int:
@@ -216,14 +221,7 @@ def cmd_serve(a: argparse.Namespace) -> int:
         ssl_certfile=a.certfile,
         ssl_keyfile=a.keyfile,
         api_key=a.api_key,
-        detector=a.detector,
-        age_model=None if a.age_model == "none" else a.age_model,
-        gender_model=None if a.gender_model == "none" else a.gender_model,
-        device=a.device,
-        tta=a.tta,
-        threshold=a.threshold,
-        min_face=a.min_face,
-        max_pixels=a.max_pixels,
+        **_model_kwargs(a),
     )
     return 0
 

@@ -54,6 +54,17 @@ def _one(d: dict[str, list[Any]], key: str, default: Any = None) -> Any:
     return v[0] if v else default
 
 
+def _window(p: dict[str, list[Any]]) -> tuple[int, int, int, int, int, int]:
+    """Kernel, stride and pad (h, w each) of a convolution or pooling parameter block."""
+
+    def hw(name: str, default: int) -> tuple[int, int]:
+        both = _one(p, name if name != "kernel" else "kernel_size", default)
+        return int(_one(p, f"{name}_h", both)), int(_one(p, f"{name}_w", both))
+
+    (kh, kw), (sh, sw), (ph, pw) = hw("kernel", 1), hw("stride", 1), hw("pad", 0)
+    return kh, kw, sh, sw, ph, pw
+
+
 @dataclasses.dataclass
 class _Net:
     """The converted graph and what it expects."""
@@ -133,12 +144,7 @@ def caffe_to_onnx(
         if ltype == "Convolution":
             p = _one(ly, "convolution_param", {})
             cout = int(_one(p, "num_output"))
-            kh = int(_one(p, "kernel_h", _one(p, "kernel_size", 1)))
-            kw = int(_one(p, "kernel_w", _one(p, "kernel_size", 1)))
-            sh = int(_one(p, "stride_h", _one(p, "stride", 1)))
-            sw = int(_one(p, "stride_w", _one(p, "stride", 1)))
-            ph = int(_one(p, "pad_h", _one(p, "pad", 0)))
-            pw = int(_one(p, "pad_w", _one(p, "pad", 0)))
+            kh, kw, sh, sw, ph, pw = _window(p)
             group = int(_one(p, "group", 1))
             has_bias = bool(_one(p, "bias_term", True))
             c, h, w = shp
@@ -174,12 +180,7 @@ def caffe_to_onnx(
                 nodes.append(helper.make_node(op, [x], [out], name=lname))
                 shapes[top] = (c, 1, 1)
             else:
-                kh = int(_one(p, "kernel_h", _one(p, "kernel_size", 1)))
-                kw = int(_one(p, "kernel_w", _one(p, "kernel_size", 1)))
-                sh = int(_one(p, "stride_h", _one(p, "stride", 1)))
-                sw = int(_one(p, "stride_w", _one(p, "stride", 1)))
-                ph = int(_one(p, "pad_h", _one(p, "pad", 0)))
-                pw = int(_one(p, "pad_w", _one(p, "pad", 0)))
+                kh, kw, sh, sw, ph, pw = _window(p)
 
                 def caffe_out(size: int, k_: int, s: int, pad: int) -> int:
                     # Caffe rounds up, then drops a last window that starts in the padding
