@@ -166,19 +166,20 @@ def cmd_train(a: argparse.Namespace) -> int:
     if a.threads:
         torch.set_num_threads(a.threads)
     cfg = _config(a)
+    if "train" in sys.argv[1:3]:  # run from the shell (not main(argv) in-process)
+        cfg.command = "agegender " + " ".join(shlex.quote(x) for x in sys.argv[1:])
     bar = _Bar(enabled=not a.quiet)
     t0 = time.monotonic()
     res = train(cfg, on_step=bar.step, on_epoch=lambda r: bar.epoch(r, a.quiet),
                 on_progress=bar.progress)
     c = res.config
     fmt = res.data_format or a.format
-    command = "agegender " + " ".join(shlex.quote(x) for x in sys.argv[1:]) if sys.argv[1:] else ""
     training = {
-        "data": f"{fmt} ({Path(a.data).name}), split {c.split!r}",
+        "data": f"{Path(a.data).name} ({fmt} format), split {c.split!r}, {res.n_train} faces",
         "data_license": a.data_license or DATA_LICENSES.get(fmt, "see the data set's license"),
         "arch": c.arch, "task": c.task, "epochs_run": len(res.history), "best_epoch": res.best_epoch,
         "val": {k: round(v, 4) for k, v in res.best.items() if k.startswith("val_") and v == v},
-        "train_seconds": round(res.seconds, 1), "command": command,
+        "train_seconds": round(res.seconds, 1), "commands": res.commands,
         "base": "Cydral dlib-models network (CC0-1.0)" if c.arch == "cydral" else "from scratch",
     }
     files = export_model(

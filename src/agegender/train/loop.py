@@ -73,6 +73,7 @@ class TrainConfig:
     augment: AugmentConfig | None = None
     cache_dir: Path | None = None
     name: str | None = None
+    command: str | None = None  # how the run was started (kept in checkpoints and cards)
 
 
 #: Defaults per arch: epochs, batch, lr, weight decay, optimizer, schedule.
@@ -139,6 +140,8 @@ class TrainResult:
     seconds: float
     val: FaceSet | None
     data_format: str = ""
+    commands: list[str] = field(default_factory=list)
+    n_train: int = 0
 
 
 def pick_device(device: str) -> torch.device:
@@ -332,6 +335,7 @@ def train(
     aug = Augment(cfg.augment or AugmentConfig(), net.inp.size)
     history: list[dict[str, float]] = []
     start_epoch, best_val, best_epoch, bad, step, elapsed = 1, math.inf, 0, 0, 0, 0.0
+    commands: list[str] = []
     if cfg.resume is not None:
         ck = torch.load(cfg.resume, map_location=dev, weights_only=False)
         net.load_state_dict(ck["model"])
@@ -340,8 +344,11 @@ def train(
         start_epoch = ck["epoch"] + 1
         best_val, best_epoch, bad = ck["best_val"], ck["best_epoch"], ck["bad_epochs"]
         history, step, elapsed = ck["history"], ck["step"], ck.get("seconds", 0.0)
+        commands = list(ck.get("commands", []))
         _set_rng_state(ck["rng"])
         log.info("resuming from %s after epoch %d", cfg.resume, ck["epoch"])
+    if cfg.command:
+        commands.append(cfg.command)
     t_run = time.monotonic() - elapsed
     stopped = ""
     for epoch in range(start_epoch, (cfg.epochs or 1) + 1):
@@ -393,7 +400,7 @@ def train(
             {"model": net.state_dict(), "optimizer": opt.state_dict(),
              "scheduler": sched.state_dict(), "epoch": epoch, "best_val": best_val,
              "best_epoch": best_epoch, "bad_epochs": bad, "history": history, "step": step,
-             "seconds": time.monotonic() - t_run, "rng": _rng_state(),
+             "seconds": time.monotonic() - t_run, "rng": _rng_state(), "commands": commands,
              "config": {k: str(v) for k, v in dataclasses.asdict(cfg).items()}},
             cfg.out / "last.pt",
         )
@@ -405,9 +412,12 @@ def train(
             break
     seconds = time.monotonic() - t_run
     best_path = cfg.out / "best.pt"
+    if not best_path.is_file() and cfg.resume is not None:  # exporting a finished run elsewhere
+        best_path = Path(cfg.resume).parent / "best.pt"
     if best_path.is_file():
         net.load_state_dict(torch.load(best_path, map_location=dev, weights_only=False)["model"])
     best = next((r for r in history if r["epoch"] == best_epoch), history[-1] if history else {})
     return TrainResult(net=net.eval(), config=cfg, best_epoch=best_epoch, best=best,
                        history=history, seconds=seconds, val=val_fs,
-                       data_format=train_fs.format)
+                       data_format=train_fs.format, commands=commands,
+                       n_train=len(train_fs))
