@@ -156,6 +156,16 @@ def test_resume_continues_exactly(utkface: Path, cache: Path, tmp_path: Path) ->
         torch.testing.assert_close(a[k], b[k], atol=1e-6, rtol=0)
 
 
+def test_time_limit_stops_after_the_epoch_and_says_so(utkface: Path, cache: Path,
+                                                      tmp_path: Path) -> None:
+    res = train(_cfg(utkface, tmp_path / "t", cache, epochs=3, time_limit=0.0))
+    assert len(res.history) == 1
+    assert res.stopped.startswith("time limit")
+    assert (tmp_path / "t" / "best.pt").is_file()
+    full = train(_cfg(utkface, tmp_path / "f", cache, epochs=2))
+    assert len(full.history) == 2 and full.stopped == ""
+
+
 def test_levi_hassner_recipe_and_arch_defaults(tmp_path: Path) -> None:
     c = resolve(TrainConfig(data="x", out=tmp_path, arch="levi-hassner", recipe="levi-hassner"))
     assert (c.optimizer, c.lr, c.batch, c.step_at, c.dropout) == ("sgd", 1e-3, 50, 10_000, 0.5)

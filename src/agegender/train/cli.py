@@ -64,6 +64,9 @@ def add_train_parser(sub: argparse._SubParsersAction, add_model_options: Callabl
                     help="the paper's recipe (SGD 1e-3 -> 1e-4, batch 50, 227 crops, mirroring)")
     tr.add_argument("--patience", type=int, default=5, help="early stop after N epochs without gain")
     tr.add_argument("--max-steps", type=int, default=None, help="stop after N optimiser steps")
+    tr.add_argument("--time-limit", type=float, default=None, metavar="MIN",
+                    help="stop after the epoch that passes MIN minutes of training (the "
+                    "best epoch on val is kept and exported; the schedule is cut short)")
     tr.add_argument("--gender-weight", type=float, default=1.0, help="weight of the gender loss")
     tr.add_argument("--ld-sigma", type=float, default=2.0, help="age soft label width (years)")
     tr.add_argument("--ce-weight", type=float, default=0.0, help="age cross-entropy weight")
@@ -143,7 +146,8 @@ def _config(a: argparse.Namespace) -> Any:
         step_at=a.step_at, input_size=a.input_size, margin=a.margin, body=a.body,
         dropout=a.dropout, resume=Path(a.resume) if a.resume else None, device=a.device,
         workers=a.workers, limit=a.limit, val_limit=a.val_limit, seed=a.seed, recipe=a.recipe,
-        patience=a.patience, max_steps=a.max_steps, gender_weight=a.gender_weight,
+        patience=a.patience, max_steps=a.max_steps, time_limit=a.time_limit,
+        gender_weight=a.gender_weight,
         label_smoothing=a.label_smoothing,
         age_loss=AgeLossWeights(ce=a.ce_weight, ld=a.ld_weight, l1=a.l1_weight, sigma=a.ld_sigma),
         augment=augment, cache_dir=Path(a.cache_dir) if a.cache_dir else None, name=a.name,
@@ -180,6 +184,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         "arch": c.arch, "task": c.task, "epochs_run": len(res.history), "best_epoch": res.best_epoch,
         "val": {k: round(v, 4) for k, v in res.best.items() if k.startswith("val_") and v == v},
         "train_seconds": round(res.seconds, 1), "commands": res.commands,
+        **({"stopped": res.stopped} if res.stopped else {}),
         "base": "Cydral dlib-models network (CC0-1.0)" if c.arch == "cydral" else "from scratch",
     }
     files = export_model(

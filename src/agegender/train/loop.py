@@ -67,6 +67,7 @@ class TrainConfig:
     recipe: str | None = None
     patience: int = 5
     max_steps: int | None = None
+    time_limit: float | None = None  # minutes of training; stops after the epoch that passes it
     gender_weight: float = 1.0
     label_smoothing: float = 0.0
     age_loss: AgeLossWeights = field(default_factory=AgeLossWeights)
@@ -142,6 +143,7 @@ class TrainResult:
     data_format: str = ""
     commands: list[str] = field(default_factory=list)
     n_train: int = 0
+    stopped: str = ""  # why training ended before its last epoch ("" if it ran them all)
 
 
 def pick_device(device: str) -> torch.device:
@@ -313,6 +315,8 @@ def train(
     """Train as ``config`` says; return the best model on validation (or the last one)."""
     cfg = resolve(config)
     dev = pick_device(cfg.device)
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick its kernels
     cfg.out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     np.random.seed(cfg.seed)
@@ -410,6 +414,10 @@ def train(
             stopped = f"early stop: no better validation figure for {bad} epochs"
             log.info("%s", stopped)
             break
+        if cfg.time_limit is not None and time.monotonic() - t_run >= cfg.time_limit * 60:
+            stopped = f"time limit: {cfg.time_limit:g} minutes reached after epoch {epoch}"
+            log.warning("%s; the schedule did not finish", stopped)
+            break
     seconds = time.monotonic() - t_run
     best_path = cfg.out / "best.pt"
     if not best_path.is_file() and cfg.resume is not None:  # exporting a finished run elsewhere
@@ -420,4 +428,4 @@ def train(
     return TrainResult(net=net.eval(), config=cfg, best_epoch=best_epoch, best=best,
                        history=history, seconds=seconds, val=val_fs,
                        data_format=train_fs.format, commands=commands,
-                       n_train=len(train_fs))
+                       n_train=len(train_fs), stopped=stopped)
