@@ -265,11 +265,12 @@ def _rng_state() -> dict[str, Any]:
 
 
 def _set_rng_state(s: dict[str, Any]) -> None:
-    torch.set_rng_state(s["torch"])
+    # generator states are CPU byte tensors, even in a checkpoint loaded onto a GPU
+    torch.set_rng_state(s["torch"].cpu())
     np.random.set_state(s["numpy"])
     random.setstate(s["python"])
     if s.get("cuda") is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(s["cuda"])
+        torch.cuda.set_rng_state_all([t.cpu() for t in s["cuda"]])
 
 
 def _write_log(path: Path, rows: list[dict[str, float]]) -> None:
