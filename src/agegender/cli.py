@@ -177,6 +177,13 @@ def _models_add(a: argparse.Namespace) -> int:
         print(f"added {dest}; use it with --age-model levi-hassner-age or --gender-model levi-hassner-gender")
         return 0
     path = Path(a.names[0]) if a.names else None
+    if path is not None and path.is_dir():  # a folder of runs or of committed weights
+        cards = sorted({*path.glob("card*.json"), *path.glob("*/card*.json")})
+        if not cards:
+            raise InputError(f"models add: no card*.json in {path} or its subfolders")
+        for c in cards:
+            _models_add(argparse.Namespace(**{**vars(a), "names": [str(c)]}))
+        return 0
     if path is None or not path.is_file():
         raise InputError(
             f"models add: give a model card file (JSON or YAML), or `levi-hassner --caffemodel PATH`; "
@@ -250,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     mo = sub.add_parser("models", help="list, pull, verify or add models")
     mo.add_argument("action", choices=["list", "pull", "verify", "add"])
-    mo.add_argument("names", nargs="*", help="model names (pull), a card file or levi-hassner (add)")
+    mo.add_argument("names", nargs="*", help="model names (pull), a card file, a folder of cards or levi-hassner (add)")
     mo.add_argument("--caffemodel", help="models add levi-hassner: the authors' .caffemodel")
     mo.add_argument("--task", choices=["age", "gender"], help="models add levi-hassner: its task")
     mo.set_defaults(func=cmd_models)
