@@ -6,13 +6,10 @@ the face is on screen, so per-face answers can be accumulated over frames
 
 Design (after ByteTrack, Zhang et al. 2022, with the parts that matter for faces):
 
-* **Motion model.** Each track carries a constant-velocity Kalman filter on
-  ``(cx, cy, w, h)`` (state: those four and their velocities, in pixels and
-  pixels per frame). Noise is proportional to the box height, as in
-  SORT/DeepSORT/ByteTrack, so big and small faces are treated alike. Time steps
-  are whole frames and may be longer than one (``dt`` frames), which is how
-  "detect every K frames, track in between" works: the filter predicts over the
-  gap in one step.
+* **Motion model** (:mod:`.kalman`). Each track carries a constant-velocity
+  Kalman filter on ``(cx, cy, w, h)``, noise proportional to the box height; it
+  predicts over a gap of ``dt`` frames in one step, which is how "detect every K
+  frames, track in between" works.
 * **Association by IoU in three stages.** (1) confirmed tracks (visible or
   lost) against the *high*-score detections (``score >= high_thresh``);
   (2) the confirmed tracks still unmatched that were visible at their last
@@ -20,9 +17,10 @@ Design (after ByteTrack, Zhang et al. 2022, with the parts that matter for faces
   high_thresh``) with a stricter IoU, which keeps a track alive through blur or
   partial occlusion without letting weak detections start tracks; (3) tentative
   tracks against the high-score detections left over.
-* **Matching.** Optimal assignment (a small Hungarian algorithm in numpy,
-  :func:`linear_assignment`) on ``1 - IoU``, pairs below the stage's IoU gate
-  rejected; ``matcher="greedy"`` takes the best-IoU pairs first instead.
+* **Matching** (:mod:`.matching`). Optimal assignment (a small Hungarian
+  algorithm in numpy, :func:`linear_assignment`) on ``1 - IoU``, pairs below the
+  stage's IoU gate rejected; ``matcher="greedy"`` takes the best-IoU pairs first
+  instead.
 * **Life cycle.** An unmatched high-score detection (``score >=
   new_track_thresh``) starts a *tentative* track; it is confirmed after
   ``min_hits`` consecutive matched detection frames, and gets its id then, so
@@ -45,152 +43,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import InputError
 from ..types import Faces
+from .kalman import _NDIM, _box_to_z, _kf_init, _kf_predict, _kf_update, _z_to_box
+from .matching import Matcher, _match, greedy_assignment, iou_matrix, linear_assignment
 
 log = logging.getLogger(__name__)
 
 __all__ = ["FaceTracker", "TrackInfo", "greedy_assignment", "iou_matrix", "linear_assignment"]
-
-Matcher = Literal["hungarian", "greedy"]
-
-# Kalman noise, relative to the box height (the values of SORT/DeepSORT/ByteTrack).
-_STD_POS = 1.0 / 20.0
-_STD_VEL = 1.0 / 160.0
-_NDIM = 4
-
-
-# --------------------------------------------------------------------------- geometry
-def iou_matrix(a: NDArray[np.floating], b: NDArray[np.floating]) -> NDArray[np.float64]:
-    """IoU of every box in ``a`` ``(N, 4)`` with every box in ``b`` ``(M, 4)`` (x1, y1, x2, y2).
-
-    Returns an ``(N, M)`` float64 array; boxes of zero area give IoU 0.
-    """
-    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)), dtype=np.float64)
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area_a = np.clip(a[:, 2] - a[:, 0], 0, None) * np.clip(a[:, 3] - a[:, 1], 0, None)
-    area_b = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
-
-
-def _box_to_z(box: NDArray[np.floating]) -> NDArray[np.float64]:
-    x1, y1, x2, y2 = (float(v) for v in box)
-    return np.array([(x1 + x2) / 2, (y1 + y2) / 2, max(x2 - x1, 1e-3), max(y2 - y1, 1e-3)])
-
-
-def _z_to_box(z: NDArray[np.floating]) -> NDArray[np.float64]:
-    cx, cy = float(z[0]), float(z[1])
-    w, h = max(float(z[2]), 1.0), max(float(z[3]), 1.0)
-    return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
-
-
-# --------------------------------------------------------------------------- matching
-def linear_assignment(cost: NDArray[np.floating]) -> list[tuple[int, int]]:
-    """Minimum-cost assignment of rows to columns (Hungarian algorithm, O(n^2 m)).
-
-    Works on rectangular matrices: every row of the smaller side is assigned.
-    Costs must be finite (use a large value to forbid a pair and filter the
-    result). Returns ``(row, col)`` pairs sorted by row.
-
-    This is the shortest-augmenting-path form with row/column potentials
-    (Kuhn-Munkres as written by e-maxx), with the inner loop over columns
-    vectorised in numpy; it is meant for the tens of faces of a video frame.
-    """
-    c = np.asarray(cost, dtype=np.float64)
-    if c.ndim != 2:
-        raise InputError(f"linear_assignment needs a 2-D cost matrix, got shape {c.shape}")
-    if c.size == 0:
-        return []
-    if not np.all(np.isfinite(c)):
-        raise InputError("linear_assignment needs finite costs; use a large value to forbid pairs")
-    transposed = c.shape[0] > c.shape[1]
-    if transposed:
-        c = c.T
-    n, m = c.shape
-    u = np.zeros(n + 1)
-    v = np.zeros(m + 1)
-    p = np.zeros(m + 1, dtype=np.int64)  # p[j]: row (1-based) assigned to column j
-    way = np.zeros(m + 1, dtype=np.int64)
-    for i in range(1, n + 1):
-        p[0] = i
-        j0 = 0
-        minv = np.full(m + 1, np.inf)
-        used = np.zeros(m + 1, dtype=bool)
-        while True:
-            used[j0] = True
-            i0 = p[j0]
-            free = ~used[1:]
-            cur = c[i0 - 1] - u[i0] - v[1:]
-            better = free & (cur < minv[1:])
-            minv[1:][better] = cur[better]
-            way[1:][better] = j0
-            cand = np.where(free, minv[1:], np.inf)
-            j1 = int(np.argmin(cand)) + 1
-            delta = cand[j1 - 1]
-            used_cols = np.nonzero(used)[0]
-            u[p[used_cols]] += delta
-            v[used_cols] -= delta
-            minv[1:][free] -= delta
-            j0 = j1
-            if p[j0] == 0:
-                break
-        while j0:
-            j1 = int(way[j0])
-            p[j0] = p[j1]
-            j0 = j1
-    pairs = [(int(p[j]) - 1, j - 1) for j in range(1, m + 1) if p[j] != 0]
-    if transposed:
-        pairs = [(col, row) for row, col in pairs]
-    return sorted(pairs)
-
-
-def greedy_assignment(score: NDArray[np.floating], min_score: float) -> list[tuple[int, int]]:
-    """Greedy matching that takes the highest-``score`` free pair first (e.g. score = IoU).
-
-    Pairs with ``score < min_score`` are never taken. Returns ``(row, col)``
-    pairs sorted by row.
-    """
-    s = np.asarray(score, dtype=np.float64)
-    if s.size == 0:
-        return []
-    order = np.argsort(-s, axis=None, kind="stable")
-    rows_used: set[int] = set()
-    cols_used: set[int] = set()
-    pairs: list[tuple[int, int]] = []
-    for flat in order:
-        r, c = divmod(int(flat), s.shape[1])
-        if s[r, c] < min_score:
-            break
-        if r in rows_used or c in cols_used:
-            continue
-        rows_used.add(r)
-        cols_used.add(c)
-        pairs.append((r, c))
-    return sorted(pairs)
-
-
-def _match(iou: NDArray[np.float64], min_iou: float, matcher: Matcher) -> list[tuple[int, int]]:
-    """Pairs (row, col) with IoU >= min_iou, chosen by the configured matcher."""
-    if iou.size == 0:
-        return []
-    if matcher == "greedy":
-        return greedy_assignment(iou, min_iou)
-    gated = iou >= min_iou
-    cost = np.where(gated, 1.0 - iou, 1e3)
-    return [(r, c) for r, c in linear_assignment(cost) if gated[r, c]]
 
 
 # --------------------------------------------------------------------------- tracks
@@ -232,37 +96,6 @@ class TrackInfo:
     hits: int  #: consecutive matched detection frames
     start_frame: int
     last_matched_frame: int
-
-
-def _kf_init(z: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    h = max(z[3], 1.0)
-    mean = np.concatenate([z, np.zeros(_NDIM)])
-    std = np.array([2 * _STD_POS * h] * _NDIM + [10 * _STD_VEL * h] * _NDIM)
-    return mean, np.diag(std**2)
-
-
-def _kf_predict(
-    mean: NDArray[np.float64], cov: NDArray[np.float64], dt: int
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    if dt <= 0:
-        return mean, cov
-    f = np.eye(2 * _NDIM)
-    f[:_NDIM, _NDIM:] = dt * np.eye(_NDIM)
-    h = max(mean[3], 1.0)
-    q = np.diag(np.array([_STD_POS * h] * _NDIM + [_STD_VEL * h] * _NDIM) ** 2) * dt
-    return f @ mean, f @ cov @ f.T + q
-
-
-def _kf_update(
-    mean: NDArray[np.float64], cov: NDArray[np.float64], z: NDArray[np.float64]
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    h_mat = np.eye(_NDIM, 2 * _NDIM)
-    r = np.diag(np.full(_NDIM, (_STD_POS * max(mean[3], 1.0)) ** 2))
-    s = h_mat @ cov @ h_mat.T + r
-    gain = np.linalg.solve(s, h_mat @ cov).T  # cov H^T S^-1 (S and cov symmetric)
-    mean = mean + gain @ (z - h_mat @ mean)
-    cov = cov - gain @ s @ gain.T
-    return mean, (cov + cov.T) / 2
 
 
 # --------------------------------------------------------------------------- tracker
