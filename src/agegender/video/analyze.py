@@ -1,0 +1,205 @@
+"""The driver: :func:`analyze_video` reads the frames, analyzes them and writes the outputs.
+
+Per frame it hands the work to :class:`~agegender.video.frames._FrameProcessor`,
+then sends the frame's dict to ``on_frame``, writes the annotated frame and shows
+it; at the end it fills in the :class:`~agegender.video.summary.VideoSummary`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InputError
+from ..io.video import VideoSource, VideoWriter, open_video
+from ..track import FaceTracker, TrackAggregator
+from .display import _Window
+from .flicker import _rates
+from .frames import _frame_dict, _FrameProcessor
+from .summary import VideoSummary
+
+if TYPE_CHECKING:
+    from ..pipeline import Analyzer
+
+__all__ = ["FrameCallback", "analyze_video", "default_tracker"]
+
+# The name the single-module ``agegender.video`` logged under, kept for --debug output.
+log = logging.getLogger("agegender.video")
+
+#: ``on_frame(frame_dict)``; returning ``False`` stops the analysis (None or True go on).
+FrameCallback = Callable[[dict[str, Any]], "bool | None"]
+
+
+def default_tracker(fps: float, every: int = 1, detect_every: int = 1) -> FaceTracker:
+    """The tracker :func:`analyze_video` uses: unconfirmed detections dropped, and a
+    lost track kept for about one second (at least two detection intervals)."""
+    max_age = max(int(round(fps)), 2 * every * detect_every, 1)
+    return FaceTracker(max_age=max_age, drop_unconfirmed=True)
+
+
+def analyze_video(
+    analyzer: Analyzer,
+    source: str | int | os.PathLike[str] | VideoSource,
+    *,
+    every: int = 1,
+    detect_every: int = 1,
+    track: bool = True,
+    out: str | os.PathLike[str] | None = None,
+    show: bool = False,
+    on_frame: FrameCallback | None = None,
+    max_frames: int | None = None,
+    include_raw: bool = False,
+    tracker: FaceTracker | None = None,
+    aggregator: TrackAggregator | None = None,
+    stop_on_interrupt: bool = False,
+) -> VideoSummary:
+    """Analyze a video file, camera or stream; one stable answer per tracked person.
+
+    Args:
+        analyzer: the :class:`~agegender.pipeline.Analyzer` (detector and models).
+        source: a video path, a camera index (``0``), a stream URL, or an opened
+            :class:`~agegender.io.video.VideoSource`.
+        every: analyze every N-th frame (the others are decoded but skipped).
+        detect_every: detect (and estimate) on every K-th analyzed frame; the
+            tracker predicts the boxes in between, which show each track's
+            aggregated answer (no estimation). Needs ``track=True``.
+        track: track faces and aggregate their answers; False gives frame-by-frame
+            answers without track ids.
+        out: write an annotated video here (``.mp4``), at ``fps / every`` frames per
+            second, each face labelled with its track's current stable answer.
+        show: show the annotated video in a window (q or Esc stops); skipped with a
+            warning where there is no display.
+        on_frame: called with each analyzed frame's JSON-ready dict
+            ``{"frame": index, "time": seconds, "faces": [...]}`` (each face as
+            :meth:`Faces.to_dict` gives it, with ``track_id`` when tracking; with
+            ``include_raw`` also ``raw``: the frame's own ``age``/``gender``, or
+            None on predicted frames). Returning ``False`` stops.
+        max_frames: stop after this many analyzed frames (e.g. for a camera).
+        include_raw: add the ``raw`` entry above (for :func:`flicker_report`).
+        tracker, aggregator: to use other settings than :func:`default_tracker`
+            and ``TrackAggregator(fps=source fps)``.
+        stop_on_interrupt: treat Ctrl+C (KeyboardInterrupt) as a request to stop:
+            the analysis ends as if ``on_frame`` returned False and the summary is
+            returned (for cameras and streams, which have no end). Otherwise the
+            interrupt propagates (after the output video is finalized).
+
+    Returns:
+        A :class:`VideoSummary`.
+
+    Raises:
+        VideoError: the source cannot be opened or decoded, or ``out`` cannot be written.
+        InputError: bad arguments.
+    """
+    if every < 1 or detect_every < 1:
+        raise InputError(
+            f"every and detect_every must be >= 1 frame, got every={every}, "
+            f"detect_every={detect_every}"
+        )
+    if max_frames is not None and max_frames < 1:
+        raise InputError(f"max_frames must be >= 1, got {max_frames}")
+    if not track and detect_every > 1:
+        log.warning("detect_every=%d needs tracking; detecting on every frame", detect_every)
+        detect_every = 1
+
+    if isinstance(source, VideoSource):
+        video, step = source, source.step
+        if every != 1 and every != step:
+            log.warning("every=%d ignored: the opened source yields every %d-th frame", every, step)
+    else:
+        video, step = open_video(source, step=every), every
+    eff_fps = video.fps / step
+    if track:
+        tracker = tracker or default_tracker(video.fps, step, detect_every)
+        aggregator = aggregator or TrackAggregator(fps=video.fps)
+    else:
+        tracker = aggregator = None
+    writer: VideoWriter | None = None
+    window: _Window | None = None
+    processor = _FrameProcessor(analyzer, tracker, aggregator)
+    timings = processor.timings
+    summary = VideoSummary(
+        source=video.name,
+        fps=video.fps,
+        width=video.width,
+        height=video.height,
+        frame_count=video.frame_count,
+        tracked=track,
+        detector=getattr(analyzer.detector, "name", type(analyzer.detector).__name__),
+    )
+    need_image = out is not None or show
+    t_start = time.perf_counter()
+    frames = iter(video)
+    k = 0
+    try:
+        if out is not None:
+            writer = VideoWriter(out, fps=eff_fps, size=(video.width, video.height))
+        if show:
+            window = _Window(f"agegender - {video.name}")
+        while True:
+            t0 = time.perf_counter()
+            item = next(frames, None)
+            t1 = time.perf_counter()
+            timings["read"] += t1 - t0
+            if item is None:
+                break
+            index, seconds, rgb = item
+            if k == 0:
+                t_start = t0  # speed from the first frame on (not the opening)
+            detect_now = k % detect_every == 0
+            raw, shown, t5 = processor.process(rgb, index, seconds, detect=detect_now, since=t1)
+            k += 1
+
+            go_on = True
+            if on_frame is not None:
+                frame_d = _frame_dict(index, seconds, shown, raw, include_raw=include_raw)
+                go_on = on_frame(frame_d) is not False
+            if need_image:
+                from ..annotation import annotate
+
+                picture = annotate(rgb, shown, channels="RGB")
+                if writer is not None:
+                    writer.write(picture)
+                if window is not None and not window.show(picture):
+                    go_on = False
+            timings["output"] += time.perf_counter() - t5
+            if not go_on or (max_frames is not None and k >= max_frames):
+                summary.stopped = True
+                break
+    except KeyboardInterrupt:
+        if not stop_on_interrupt:
+            raise
+        log.info("%s: interrupted; stopping", video.name)
+        summary.stopped = True
+    finally:
+        frames.close()  # type: ignore[attr-defined]
+        video.close()
+        if writer is not None:
+            writer.close()
+        if window is not None:
+            window.close()
+
+    summary.seconds = time.perf_counter() - t_start if k else 0.0
+    summary.frames_read = video.frames_read
+    summary.frames_analyzed = k
+    summary.detections = processor.detections
+    summary.fps_processed = k / summary.seconds if summary.seconds > 0 else 0.0
+    summary.timings = timings
+    if aggregator is not None:
+        summary.tracks = aggregator.summary()
+        summary.flicker_tracked = _rates(processor.shown_labels, eff_fps)
+        summary.flicker_raw = _rates(processor.raw_labels, eff_fps)
+    log.info(
+        "%s: %d frames analyzed (%d detected) in %.1f s, %.1f frames/s, %d tracks",
+        video.name,
+        k,
+        summary.detections,
+        summary.seconds,
+        summary.fps_processed,
+        len(summary.tracks),
+    )
+    if summary.stopped:
+        log.info("%s: stopped before the end", video.name)
+    return summary
