@@ -47,6 +47,22 @@ SSRNET_MODELS: tuple[tuple[str, str, str, str, str], ...] = (
      "da8f77eadb15653360bde466691eb77516e4c5e0ba5b603959b4c27aa86eeff5", "MORPH"),
 )
 
+#: Fitted on UTKFace *val* through the YuNet pipeline (as tools/calibrate_temperature.py does
+#: for the Cydral models): for age, the sigma in years of the Gaussian that stands in for the
+#: missing distribution, so that its 10..90% interval holds 80% of true ages (a fixed 5 years
+#: held 35-50%); for gender, the temperature that divides the logit of P(male) to minimise
+#: the NLL (labels never change). The published models are far off on UTKFace, so the
+#: honest intervals are wide and the MORPH gender model's confidences stay near 0.5.
+_SSR_CALIBRATION: dict[str, float] = {
+    "ssrnet-age-imdb": 15.5,
+    "ssrnet-age-wiki": 14.5,
+    "ssrnet-age-morph2": 19.5,
+    "ssrnet-age-megaage-asian": 12.5,
+    "ssrnet-gender-imdb": 6.95,
+    "ssrnet-gender-wiki": 8.55,
+    "ssrnet-gender-morph": 30.85,
+}
+
 _SSR_INPUT = {"size": 64, "layout": "NHWC", "channels": "BGR", "mean": 0.0, "std": 1.0}
 # SSR-Net's authors trained on face crops with a wide margin, about 40% of the face box
 # on each side, resized to 64x64.
@@ -136,10 +152,12 @@ def _levi_hassner_onnx(record: ModelRecord, paths: list[Path]) -> Path:
 def register_extra() -> None:
     for name, task, folder, sha, trained_on in SSRNET_MODELS:
         if task == "age":
-            output = {"decode": "regression", "sigma": 5.0}  # the graph outputs years
+            # the graph outputs years
+            output = {"decode": "regression", "sigma": _SSR_CALIBRATION[name]}
             what = "age regression (years)"
         else:
-            output = {"decode": "sigmoid"}  # the graph outputs P(male), clipped to 0..1
+            # the graph outputs P(male), clipped to 0..1
+            output = {"decode": "sigmoid", "temperature": _SSR_CALIBRATION[name]}
             what = "gender, probability of male"
         register(
             ModelRecord(
