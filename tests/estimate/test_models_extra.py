@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
+from tests.conftest import utk_sample
 
 from agegender import registry
 from agegender.errors import InputError, ModelUnavailableError
@@ -92,10 +94,6 @@ def test_ssrnet_on_a_group_photo_and_the_conversion_is_cached(use_mirror, photos
 def test_ssrnet_imdb_intervals_are_calibrated_on_unseen_faces(use_mirror, utkface):
     """Sigma and temperature were fitted on UTKFace val; on 300 test faces (never used) the
     10..90% interval must hold about 80% of true ages (it held about 47% with sigma 5)."""
-    from PIL import Image
-
-    from tests.conftest import utk_sample
-
     rows = utk_sample(utkface, 300)
     an = Analyzer(detector="yunet", age_model="ssrnet-age-imdb", gender_model="ssrnet-gender-imdb")
     hits, ages = [], []
