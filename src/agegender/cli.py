@@ -285,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     a = parser.parse_args(argv)
+    a.argv = list(sys.argv[1:] if argv is None else argv)  # how it was called (train cards)
     logging.basicConfig(
         level=logging.DEBUG if a.debug else (logging.ERROR if a.quiet else logging.WARNING),
         format="agegender: %(message)s" if not a.debug else "%(levelname)s %(name)s: %(message)s",

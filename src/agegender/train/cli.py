@@ -170,8 +170,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     if a.threads:
         torch.set_num_threads(a.threads)
     cfg = _config(a)
-    if "train" in sys.argv[1:3]:  # run from the shell (not main(argv) in-process)
-        cfg.command = "agegender " + " ".join(shlex.quote(x) for x in sys.argv[1:])
+    cfg.command = "agegender " + " ".join(shlex.quote(x) for x in getattr(a, "argv", []))
     bar = _Bar(enabled=not a.quiet)
     t0 = time.monotonic()
     res = train(cfg, on_step=bar.step, on_epoch=lambda r: bar.epoch(r, a.quiet),
