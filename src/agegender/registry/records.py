@@ -29,7 +29,8 @@ class ModelFile:
 
     Either ``package`` + ``resource`` (shipped inside a pip-installed package), or
     ``url`` (+ ``mirror_path``, its place in an ``AGEGENDER_MIRROR`` folder).
-    ``sha256`` is checked whichever way the file comes.
+    ``sha256`` is checked whichever way the file comes. ``upstream`` says where a file
+    that we ship ourselves (package ``agegender``) was taken from.
     """
 
     filename: str
@@ -39,11 +40,13 @@ class ModelFile:
     package: str | None = None
     resource: str | None = None
     pip_name: str | None = None
+    upstream: str | None = None
 
     @property
     def source(self) -> str:
         if self.package:
-            return f"pip:{self.pip_name or self.package}/{self.resource}"
+            where = f"pip:{self.pip_name or self.package}/{self.resource}"
+            return f"{where} (from {self.upstream})" if self.upstream else where
         return self.url or "local"
 
 
