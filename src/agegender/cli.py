@@ -46,6 +46,11 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threshold", type=float, default=None, help="minimum detection score 0..1")
     p.add_argument("--min-face", type=int, default=None, metavar="PIXELS", help="smallest face to report")
     p.add_argument("--max-pixels", type=int, default=None, help="refuse images above this many pixels")
+    p.add_argument(
+        "--mask-background", action=argparse.BooleanOptionalAction, default=None,
+        help="fade all but the face ellipse to the chip's mean before estimation "
+        "(default: as each model's card says; off for the built-in models)",
+    )
 
 
 def _model_kwargs(a: argparse.Namespace) -> dict[str, Any]:
@@ -59,6 +64,7 @@ def _model_kwargs(a: argparse.Namespace) -> dict[str, Any]:
         "min_face": a.min_face,
         "tta": a.tta,
         "max_pixels": a.max_pixels,
+        "mask_background": a.mask_background,
     }
 
 

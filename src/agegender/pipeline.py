@@ -69,6 +69,9 @@ class Analyzer:
         tta: ``none`` (fastest), ``flip`` (2 views, a little more accurate) or
             ``oversample`` (10 views as in Levi & Hassner, 10x the estimation cost).
         max_pixels: refuse larger images before decoding (decompression bombs).
+        mask_background: fade everything outside each face's ellipse to the chip's mean
+            before estimation (``True``/``False`` for every model); ``None`` lets each
+            model's card decide (off unless its card says ``crop.mask_background``).
     """
 
     def __init__(
@@ -82,6 +85,7 @@ class Analyzer:
         min_face: int | None = None,
         tta: Tta = "none",
         max_pixels: int | None = None,
+        mask_background: bool | None = None,
     ) -> None:
         from .detect import Detector, create_detector
 
@@ -89,9 +93,16 @@ class Analyzer:
             self.detector = detector
         else:
             self.detector = create_detector(detector, threshold=threshold, min_face=min_face)
-        self.age = Estimator("age", age_model, device=device, tta=tta) if age_model else None
+        mask = mask_background
+        self.age = (
+            Estimator("age", age_model, device=device, tta=tta, mask_background=mask)
+            if age_model
+            else None
+        )
         self.gender = (
-            Estimator("gender", gender_model, device=device, tta=tta) if gender_model else None
+            Estimator("gender", gender_model, device=device, tta=tta, mask_background=mask)
+            if gender_model
+            else None
         )
         self.max_pixels = max_pixels
 

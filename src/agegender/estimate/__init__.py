@@ -53,24 +53,38 @@ def _views(
     card: Card,
     tta: Tta,
     whole: bool = False,
+    mask: bool = False,
 ) -> tuple[NDArray[np.uint8], int]:
-    """Chips of all faces of all images, as (V * N, h, w, 3) with V views per face."""
+    """Chips of all faces of all images, as (V * N, h, w, 3) with V views per face.
+
+    ``mask`` fades everything outside each face's ellipse to the chip's mean
+    (:mod:`agegender.mask`) before any crop or flip.
+    """
     w, h = card.size
     mats = [chip_transforms(f, card, whole=whole) for f in faces]
+
+    def cut(im: NDArray[np.uint8], f: Faces, m: NDArray[np.float64], size: tuple[int, int]) -> NDArray[np.uint8]:
+        chips = warp_chips(im, m, size)
+        if mask:
+            from ..mask import face_ellipses, mask_chips
+
+            chips = mask_chips(chips, face_ellipses(f, m))
+        return chips
+
     if tta == "oversample":
         bw, bh = round(w * OVERSAMPLE_RATIO), round(h * OVERSAMPLE_RATIO)
         # same scale, more context: the card's chip is the centre crop of this view
         shift = np.array([(bw - w) / 2, (bh - h) / 2])
         big_mats = [np.concatenate([m[:, :, :2], (m[:, :, 2] + shift)[..., None]], axis=2) for m in mats]
         big = np.concatenate(
-            [warp_chips(im, m, (bw, bh)) for im, m in zip(images, big_mats)]
+            [cut(im, f, m, (bw, bh)) for im, f, m in zip(images, faces, big_mats)]
         ) if big_mats else np.zeros((0, bh, bw, 3), np.uint8)
         offs = [(0, 0), (bw - w, 0), (0, bh - h), (bw - w, bh - h), ((bw - w) // 2, (bh - h) // 2)]
         crops = [big[:, y : y + h, x : x + w] for x, y in offs]
         crops += [c[:, :, ::-1] for c in crops]
         return np.ascontiguousarray(np.concatenate(crops)), len(crops)
     chips = (
-        np.concatenate([warp_chips(im, m, (w, h)) for im, m in zip(images, mats)])
+        np.concatenate([cut(im, f, m, (w, h)) for im, f, m in zip(images, faces, mats)])
         if mats
         else np.zeros((0, h, w, 3), np.uint8)
     )
@@ -104,7 +118,10 @@ class Estimator:
         device: str = "auto",
         tta: Tta = "none",
         providers: list[str] | None = None,
+        mask_background: bool | None = None,
     ) -> None:
+        """``mask_background``: True or False for every member; None (default) lets each
+        model's card decide (``crop.mask_background``, off unless the card says so)."""
         from ..registry import get
 
         if tta not in ("none", "flip", "oversample"):
@@ -117,6 +134,11 @@ class Estimator:
         self.models = [_load_model(get(n, task), provs) for n, _ in members]
         w = np.array([wt for _, wt in members], np.float64)
         self.weights = w / w.sum()
+        self.mask_background = mask_background
+        self._masks = [
+            m.card.mask_background if mask_background is None else bool(mask_background)
+            for m in self.models
+        ]
 
     def estimate(
         self,
@@ -137,8 +159,8 @@ class Estimator:
         dist = np.zeros((n, 101), np.float64)
         years = np.zeros(n, np.float64)
         pm = np.zeros(n, np.float64)
-        for model, wt in zip(self.models, self.weights):
-            chips, v = _views(images, faces, model.card, self.tta, whole)
+        for model, wt, mask in zip(self.models, self.weights, self._masks):
+            chips, v = _views(images, faces, model.card, self.tta, whole, mask)
             out = model.predict(chips)
             if self.task == "age":
                 d, y = out

@@ -9,6 +9,7 @@ registry record, and ``agegender models add CARD`` registers a user's model::
       "input": {"size": 224, "layout": "NCHW", "channels": "BGR",
                 "mean": [0, 0, 0], "std": 1.0},
       "crop": {"method": "box", "margin": 0.4},     # or {"method": "align", "template": [[x, y] x5]}
+                                                    # "mask_background": true fades all but the face
       "output": {"decode": "expected_value", "ages": [0, 1, ..., 100]}
     }
 
@@ -57,6 +58,8 @@ class Card:
     params: dict[str, Any]
     input_name: str | None = None
     output_name: str | None = None
+    #: Fade everything outside the face ellipse to the chip's mean (agegender.mask)
+    mask_background: bool = False
 
     @staticmethod
     def parse(d: dict[str, Any], *, task: str, where: str = "card") -> Card:
@@ -102,6 +105,9 @@ class Card:
             if not (isinstance(template, list) and len(template) == 5):
                 raise bad("crop.method 'align' needs crop.template: five [x, y] in chip units")
             template = tuple((float(x), float(y)) for x, y in template)
+        mask_bg = crop_d.get("mask_background", False)
+        if not isinstance(mask_bg, bool):
+            raise bad(f"crop.mask_background must be true or false, got {mask_bg!r}")
         decode = str(out.get("decode", ""))
         allowed = _DECODES_AGE if task == "age" else _DECODES_GENDER
         if decode not in allowed:
@@ -128,6 +134,7 @@ class Card:
             params=params,
             input_name=inp.get("name"),
             output_name=out.get("name"),
+            mask_background=mask_bg,
         )
 
 

@@ -83,6 +83,8 @@ class ServerSettings:
     tta: str = "none"
     threshold: float | None = None
     min_face: int | None = None
+    #: None: as each model's card says (see Analyzer)
+    mask_background: bool | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> ServerSettings:
@@ -138,6 +140,7 @@ class ServerSettings:
             "threshold": self.threshold,
             "min_face": self.min_face,
             "max_pixels": self.max_pixels,
+            "mask_background": self.mask_background,
         }
 
 

@@ -1,4 +1,5 @@
-"""Adience: the tab-separated ``fold_N_data.txt`` files (subject-exclusive folds)."""
+"""Adience: the tab-separated ``fold_N_data.txt`` files (subject-exclusive folds), or a
+``labels.csv`` (``path,age_group,gender,user_id,face_id,fold[,age_raw]``) beside the images."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from ...ages import ADIENCE_GROUPS
 from ...errors import InputError, SourceNotFoundError
 from .common import (
     Dataset,
@@ -17,6 +19,8 @@ from .common import (
     _need_dir,
     _range,
     _RowError,
+    _table,
+    _text,
     _warn,
 )
 
@@ -26,6 +30,8 @@ __all__ = ["read_adience"]
 
 _FOLD_FILE = re.compile(r"^fold_(\d+)_data\.txt$")
 _ADIENCE_COLUMNS = ("user_id", "original_image", "face_id", "age", "gender")
+#: The columns a ``labels.csv`` of Adience must have (``age_raw`` is optional).
+ADIENCE_CSV_COLUMNS = ("path", "age_group", "gender", "user_id", "face_id", "fold")
 
 
 def _folds(folds: int | str | Iterable[int | str] | None) -> set[int] | None:
@@ -90,6 +96,56 @@ def _read_adience_fold(path: Path, fold: int, root: Path, problems: list[LabelPr
                 problems.append(LabelProblem(path, line, str(exc)))
 
 
+def _read_adience_csv(
+    path: Path, wanted: set[int] | None, problems: list[LabelProblem]
+) -> tuple[list[Sample], dict[str, int]]:
+    """Samples of a ``labels.csv``; an age group that is not one of the 8 is left out of
+    age (as Levi & Hassner's list-making code does), and a face with no usable label at
+    all is left out. Returns the samples and counts of what was left out."""
+    samples: list[Sample] = []
+    left_out = {"age_off_protocol": 0, "no_label": 0}
+    for line, row in _table(path, problems, required=ADIENCE_CSV_COLUMNS):
+        try:
+            fold_s = (row["fold"] or "").strip()
+            if not fold_s.isdigit():
+                raise _RowError(f"fold {fold_s!r} is not a whole number")
+            if wanted is not None and int(fold_s) not in wanted:
+                continue
+            rel = row["path"].strip()
+            if not rel:
+                raise _RowError("path is empty")
+            age_range = _range(row["age_group"])
+            if age_range is not None and age_range not in ADIENCE_GROUPS:
+                left_out["age_off_protocol"] += 1
+                age_range = None
+            gender = _gender(row["gender"])
+            if age_range is None and gender is None:
+                left_out["no_label"] += 1
+                continue
+            samples.append(Sample(
+                path=path.parent / rel,
+                age_range=age_range,
+                gender=gender,
+                subject=_text(row["user_id"]),
+                fold=int(fold_s),
+                line=line,
+            ))
+        except _RowError as exc:
+            problems.append(LabelProblem(path, line, str(exc)))
+    return samples, left_out
+
+
+def _is_adience_csv(path: Path) -> bool:
+    """True when ``path`` is a CSV whose header has the Adience ``labels.csv`` columns."""
+    import csv
+
+    if not path.is_file():
+        return False
+    with path.open("r", encoding="utf-8-sig", newline="") as fh:
+        header = next(csv.reader(fh), [])
+    return set(ADIENCE_CSV_COLUMNS) <= {h.strip().lower() for h in header}
+
+
 def read_adience(
     root: str | Path, folds: int | str | Iterable[int | str] | None = None
 ) -> Dataset:
@@ -103,6 +159,12 @@ def read_adience(
     ``root/aligned/<user_id>/landmark_aligned_face.<face_id>.<original_image>``,
     or ``root/faces/<user_id>/coarse_tilt_aligned_face...`` when only that exists.
 
+    A folder without fold files may hold a ``labels.csv`` instead (columns
+    ``path,age_group,gender,user_id,face_id,fold``, paths relative to the folder, as in
+    ``../shared/data/adience``). There an age group that is not one of the 8 Adience
+    groups (or is empty) leaves that face out of the age figures only, and a face with
+    neither an age group nor a gender is left out; both are counted in the log.
+
     Args:
         folds: fold indices to read (an int, ``"0,1"`` or a list); None reads all.
 
@@ -111,15 +173,18 @@ def read_adience(
         InputError: a requested fold has no file.
     """
     root = _need_dir(root, "Adience")
+    wanted = _folds(folds)
     files = {
         int(m.group(1)): p for p in sorted(root.iterdir())
         if (m := _FOLD_FILE.match(p.name)) and p.is_file()
     }
+    if not files and _is_adience_csv(root / "labels.csv"):
+        return _read_labels_csv(root, wanted)
     if not files:
         raise SourceNotFoundError(
-            f"{root} has no fold_N_data.txt files; pass the Adience folder that holds them"
+            f"{root} has no fold_N_data.txt files and no labels.csv with the columns "
+            f"{', '.join(ADIENCE_CSV_COLUMNS)}; pass the Adience folder that holds them"
         )
-    wanted = _folds(folds)
     if wanted is not None:
         missing = sorted(wanted - set(files))
         if missing:
@@ -134,4 +199,21 @@ def read_adience(
     _warn(root, problems)
     log.info("Adience %s: %d samples from folds %s", root, len(samples),
              sorted(wanted) if wanted is not None else sorted(files))
+    return Dataset(samples, problems, source=root, format="adience")
+
+
+def _read_labels_csv(root: Path, wanted: set[int] | None) -> Dataset:
+    path = root / "labels.csv"
+    problems: list[LabelProblem] = []
+    samples, left_out = _read_adience_csv(path, wanted, problems)
+    if wanted is not None and not samples:
+        raise InputError(f"{path} has no rows for fold(s) {sorted(wanted)}")
+    _warn(path, problems)
+    if left_out["age_off_protocol"]:
+        log.info("%s: %d age label(s) not one of the 8 Adience groups: left out of age",
+                 path, left_out["age_off_protocol"])
+    if left_out["no_label"]:
+        log.info("%s: %d face(s) with neither an Adience age group nor a gender: left out",
+                 path, left_out["no_label"])
+    log.info("Adience %s: %d samples", path, len(samples))
     return Dataset(samples, problems, source=root, format="adience")

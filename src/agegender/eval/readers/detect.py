@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ...errors import InputError, SourceNotFoundError
-from .adience import _FOLD_FILE, _folds, read_adience
+from .adience import _FOLD_FILE, _folds, _is_adience_csv, read_adience
 from .common import _IMAGE_SUFFIXES, Dataset
 from .fairface import read_fairface
 from .generic_csv import read_csv
@@ -35,6 +35,8 @@ def _detect(path: Path) -> str:
     """Guess the format of a data set folder or label file from its contents."""
     if path.is_dir():
         if any(_FOLD_FILE.match(p.name) for p in path.iterdir()):
+            return "adience"
+        if _is_adience_csv(path / "labels.csv"):
             return "adience"
         if (path / "labels.csv").is_file():
             return "utkface"
