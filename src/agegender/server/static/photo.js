@@ -1,0 +1,323 @@
+// The Photo result: the picture with boxes and numbered markers (labels placed without
+// collisions), one card per face, and selection between markers and cards.
+"use strict";
+
+import { canvasBoxes, drawAnnotated, drawBoxes, drawLeaders, faceSentence, labelTexts } from "./draw.js";
+import { placeLabels } from "./place.js";
+import { $, $$, announce, dash, download, el, genderClass, pct, stem } from "./util.js";
+
+/** The result shown: {bitmap, result, name, serverDrawn}; selected: face index or -1. */
+export const shown = { entry: null, selected: -1, spots: [], boxes: [], zoom: 1 };
+const ZOOMS = [1, 2, 3, 4];
+
+const MAX_ZOOM = 4; // small photos are shown up to 4x larger
+const SAVE_MIN_SIDE = 1200; // a saved picture is at least this large (small photos upscaled)
+const SAVE_MAX_SIDE = 8192;
+
+// ----------------------------------------------------------------------------- layout
+
+/** Size the canvas to the space available (CSS pixels), at the screen's resolution. */
+function fit() {
+  const { bitmap } = shown.entry;
+  const stage = $("#stage");
+  const cs = getComputedStyle(stage);
+  const availW = Math.max(120, stage.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight));
+  const availH = Math.max(240, Math.min(window.innerHeight * 0.78, window.innerHeight - 150));
+  const s = Math.min(availW / bitmap.width, availH / bitmap.height, MAX_ZOOM) * shown.zoom;
+  const cw = Math.max(1, Math.floor(bitmap.width * s));
+  const ch = Math.max(1, Math.floor(bitmap.height * s));
+  const dpr = window.devicePixelRatio || 1;
+  const canvas = $("#photo-canvas");
+  const wrap = $("#picture");
+  wrap.style.width = `${cw}px`;
+  wrap.style.height = `${ch}px`;
+  canvas.style.width = `${cw}px`;
+  canvas.style.height = `${ch}px`;
+  canvas.width = Math.round(cw * dpr);
+  canvas.height = Math.round(ch * dpr);
+  return { cw, ch, dpr };
+}
+
+/** Markers: one button per face, placed in CSS pixels over the picture. */
+function placeMarkers(cw, ch) {
+  const { result } = shown.entry;
+  const layer = $("#markers");
+  const markers = $$(".marker", layer);
+  const boxes = canvasBoxes(result.faces, cw / result.width, cw);
+  const sizes = markers.map(() => []);
+  // measure each form of each label (DOM sizes: the fonts the visitor sees)
+  for (let level = 0; level < 3; level++) {
+    markers.forEach((m) => {
+      m.hidden = false; // hidden ones measure 0
+      m.dataset.level = String(level);
+      m.querySelector(".txt").textContent = m._texts[level];
+    });
+    markers.forEach((m, i) => sizes[i].push({ w: Math.ceil(m.offsetWidth) + 1, h: Math.ceil(m.offsetHeight) + 1 }));
+  }
+  const spots = placeLabels(boxes, sizes, cw, ch, { gap: 2 });
+  markers.forEach((m, i) => {
+    const s = spots[i];
+    m.hidden = !s;
+    if (!s) return;
+    m.dataset.level = String(s.level);
+    m.querySelector(".txt").textContent = m._texts[s.level];
+    m.style.left = `${s.x}px`;
+    m.style.top = `${s.y}px`;
+  });
+  const hidden = spots.filter((s) => !s).length;
+  $("#markers-note").hidden = !hidden;
+  $("#markers-note").textContent = hidden
+    ? `${hidden} face${hidden === 1 ? " has" : "s have"} no room for a marker at this size; see the cards below.`
+    : "";
+  shown.spots = spots;
+  shown.boxes = boxes;
+}
+
+/** Draw the picture, the boxes and the leader lines (the labels themselves are buttons). */
+function paint() {
+  const { bitmap, result, serverDrawn } = shown.entry;
+  const canvas = $("#photo-canvas");
+  const ctx = canvas.getContext("2d");
+  ctx.imageSmoothingQuality = "high";
+  ctx.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  canvas.dataset.boxes = String(result.faces.length);
+  if (serverDrawn) return;
+  const k = canvas.width / parseFloat(canvas.style.width);
+  const scale = canvas.width / result.width;
+  const boxes = canvasBoxes(result.faces, scale, canvas.width);
+  const lw = Math.max(1.5, 2 * k);
+  drawBoxes(ctx, result.faces, boxes, { scale, lw, selected: shown.selected });
+  const spots = shown.spots.map((s) => s && { ...s, x: s.x * k, y: s.y * k, w: s.w * k, h: s.h * k });
+  drawLeaders(ctx, boxes, spots, { lw: 1.5 * k });
+}
+
+function setZoom(z) {
+  const old = shown.zoom;
+  shown.zoom = Math.max(ZOOMS[0], Math.min(z, ZOOMS[ZOOMS.length - 1]));
+  $("#zoom-out").disabled = shown.zoom <= ZOOMS[0];
+  $("#zoom-in").disabled = shown.zoom >= ZOOMS[ZOOMS.length - 1];
+  $("#zoom-level").textContent = shown.zoom === 1 ? "fit" : `${shown.zoom}×`;
+  if (old === shown.zoom) return;
+  const sc = $("#picture-scroll");
+  const cx = (sc.scrollLeft + sc.clientWidth / 2) / Math.max(1, sc.scrollWidth);
+  const cy = (sc.scrollTop + sc.clientHeight / 2) / Math.max(1, sc.scrollHeight);
+  layout();
+  sc.scrollLeft = cx * sc.scrollWidth - sc.clientWidth / 2;
+  sc.scrollTop = cy * sc.scrollHeight - sc.clientHeight / 2;
+}
+
+export function layout() {
+  if (!shown.entry) return;
+  const { cw, ch } = fit();
+  placeMarkers(cw, ch);
+  paint();
+}
+
+// ----------------------------------------------------------------------------- selection
+
+/** Select face i (or -1: none); from "marker" or "card" says which to scroll into view. */
+export function select(i, { from = "", focus = false } = {}) {
+  if (!shown.entry) return;
+  shown.selected = i;
+  $$(".marker").forEach((m) => {
+    const on = Number(m.dataset.face) === i;
+    m.setAttribute("aria-pressed", String(on));
+    m.classList.toggle("selected", on);
+  });
+  $$(".face-card").forEach((c) => {
+    const on = Number(c.dataset.face) === i;
+    c.setAttribute("aria-pressed", String(on));
+    c.classList.toggle("selected", on);
+  });
+  paint();
+  if (i < 0) return;
+  const card = $(`.face-card[data-face="${i}"]`);
+  const marker = $(`.marker[data-face="${i}"]`);
+  if (from === "marker" && card) card.scrollIntoView({ block: "nearest", behavior: "smooth" });
+  if (from === "card" && marker && !marker.hidden) marker.scrollIntoView({ block: "nearest", behavior: "smooth" });
+  if (focus) (from === "card" ? card : marker)?.focus();
+}
+
+function onKey(e, i, kind) {
+  const n = shown.entry.result.faces.length;
+  const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[e.key];
+  if (step) {
+    e.preventDefault();
+    select((i + step + n) % n, { from: kind === "marker" ? "card" : "marker", focus: true });
+    if (kind === "marker") $(`.marker[data-face="${shown.selected}"]`)?.focus();
+    else $(`.face-card[data-face="${shown.selected}"]`)?.focus();
+  } else if (e.key === "Escape") {
+    select(-1);
+  }
+}
+
+/** A click or tap on the picture selects the face under it (or none). */
+function pickAt(ev) {
+  if (!shown.entry) return;
+  const rect = $("#photo-canvas").getBoundingClientRect();
+  const x = ev.clientX - rect.left;
+  const y = ev.clientY - rect.top;
+  const hit = shown.boxes.findIndex((b) => x >= b.x && x <= b.x + b.w && y >= b.y && y <= b.y + b.h);
+  select(hit, { from: "marker" });
+}
+
+// ----------------------------------------------------------------------------- cards
+
+function thumb(bitmap, f, scaleX, scaleY) {
+  const size = 72;
+  const c = el("canvas", { className: "thumb", width: size * 2, height: size * 2 });
+  c.setAttribute("aria-hidden", "true");
+  const [x1, y1, x2, y2] = f.box;
+  const side = Math.max(x2 - x1, y2 - y1) * 1.35;
+  const cx = (x1 + x2) / 2;
+  const cy = (y1 + y2) / 2;
+  c.getContext("2d").drawImage(bitmap, (cx - side / 2) * scaleX, (cy - side / 2) * scaleY,
+    side * scaleX, side * scaleY, 0, 0, c.width, c.height);
+  return c;
+}
+
+const AGE_SCALE = 90; // the interval bar spans 0..90 years
+
+function ageBlock(f) {
+  if (!f.age) return el("span", { className: "fc-age" }, "apparent age: –");
+  const { years, low, high, group } = f.age;
+  const bar = el("span", { className: "ibar" });
+  bar.setAttribute("aria-hidden", "true");
+  const seg = el("i");
+  seg.style.left = `${(Math.min(low, AGE_SCALE) / AGE_SCALE) * 100}%`;
+  seg.style.width = `${(Math.max(0, Math.min(high, AGE_SCALE) - Math.min(low, AGE_SCALE)) / AGE_SCALE) * 100}%`;
+  const dot = el("b");
+  dot.style.left = `${(Math.min(years, AGE_SCALE) / AGE_SCALE) * 100}%`;
+  bar.append(seg, dot);
+  return el("span", { className: "fc-age" },
+    el("span", { className: "fc-k" }, "apparent age"),
+    el("span", { className: "fc-v" }, el("span", { className: "big" }, String(Math.round(years))), " y"),
+    el("span", { className: "sub" }, `80% interval ${Math.round(low)}\u2013${Math.round(high)} y`),
+    bar,
+    el("span", { className: "sub grp" }, `Adience group ${dash(group)}`));
+}
+
+function genderBlock(f) {
+  if (!f.gender) return el("span", { className: "fc-gender" }, "perceived gender: –");
+  const g = genderClass(f);
+  const fill = el("i");
+  fill.style.width = pct(f.gender.probability);
+  const bar = el("span", { className: `bar ${g}` }, fill);
+  bar.setAttribute("aria-hidden", "true");
+  return el("span", { className: "fc-gender" },
+    el("span", { className: "fc-k" }, "perceived gender"),
+    el("span", { className: "fc-v" }, el("span", { className: `pill ${g}` }, f.gender.label), " ",
+      el("b", {}, pct(f.gender.probability))),
+    bar);
+}
+
+function card(entry, f, i) {
+  const { bitmap, result } = entry;
+  const g = genderClass(f);
+  const button = el("button", { type: "button", className: `face-card ${g}` },
+    thumb(bitmap, f, bitmap.width / result.width, bitmap.height / result.height),
+    el("span", { className: "fc-body" },
+      el("span", { className: "fc-head" },
+        el("span", { className: `idx ${g}` }, String(i + 1)),
+        el("span", { className: "fc-title" }, `Face ${i + 1}`),
+        el("span", { className: "fc-score" }, `detection score ${f.score.toFixed(2)}`)),
+      ageBlock(f),
+      genderBlock(f)));
+  button.dataset.face = String(i);
+  button.setAttribute("aria-pressed", "false");
+  button.setAttribute("aria-label", faceSentence(f, i + 1));
+  button.addEventListener("click", () => select(shown.selected === i ? -1 : i, { from: "card" }));
+  button.addEventListener("keydown", (e) => onKey(e, i, "card"));
+  return el("li", {}, button);
+}
+
+function marker(f, i) {
+  const g = genderClass(f);
+  const m = el("button", { type: "button", className: `marker ${g}` },
+    el("span", { className: "num" }, String(i + 1)), el("span", { className: "txt" }));
+  m._texts = labelTexts(f);
+  m.dataset.face = String(i);
+  m.setAttribute("aria-pressed", "false");
+  m.setAttribute("aria-label", faceSentence(f, i + 1));
+  m.addEventListener("click", (e) => {
+    e.stopPropagation();
+    select(shown.selected === i ? -1 : i, { from: "marker" });
+  });
+  m.addEventListener("keydown", (e) => onKey(e, i, "marker"));
+  return m;
+}
+
+// ----------------------------------------------------------------------------- show
+
+/** Show one analyzed photo: entry = {bitmap, result, name, serverDrawn}. */
+export function showResult(entry) {
+  shown.entry = entry;
+  shown.selected = -1;
+  setZoom(1);
+  const { result } = entry;
+  const faces = result.faces;
+  document.body.classList.add("has-result");
+  $("#photo-result").hidden = false;
+  $("#photo-result").classList.remove("stale");
+  $("#photo-result").dataset.source = entry.name;
+  const n = faces.length;
+  $("#photo-title").textContent = `${n} face${n === 1 ? "" : "s"}`;
+  $("#photo-summary").textContent = `${entry.name} \u00b7 ${entry.width || result.width}\u00d7${entry.height || result.height}`;
+  $("#photo-canvas").setAttribute("aria-label",
+    `${entry.name}: the photo with ${n} face${n === 1 ? "" : "s"} marked and numbered; the cards list them.`);
+  const layer = $("#markers");
+  layer.replaceChildren(...(entry.serverDrawn ? [] : faces.map((f, i) => marker(f, i))));
+  $("#face-cards").replaceChildren(...faces.map((f, i) => card(entry, f, i)));
+  $("#no-faces").hidden = n !== 0;
+  layout();
+  requestAnimationFrame(layout); // again once laid out (scroll bars may have come or gone)
+  announce(`${entry.name}: ${n === 0 ? "no face found" : `${n} face${n === 1 ? "" : "s"} found`}. ` +
+    faces.slice(0, 5).map((f, i) => faceSentence(f, i + 1)).join(". "));
+}
+
+/** Mark the result shown as out of date (e.g. after a failed upload of another photo). */
+export function markStale(why) {
+  if (!shown.entry) return;
+  $("#photo-result").classList.add("stale");
+  $("#photo-summary").textContent = `${shown.entry.name} (previous result: ${why})`;
+}
+
+/** The annotated picture at full resolution (small photos upscaled), as a JPEG blob. */
+export function annotatedBlob(entry) {
+  const { bitmap, result, serverDrawn } = entry;
+  const long = Math.max(bitmap.width, bitmap.height);
+  const s = Math.min(SAVE_MAX_SIDE / long, Math.max(1, SAVE_MIN_SIDE / long));
+  const c = el("canvas", { width: Math.round(bitmap.width * s), height: Math.round(bitmap.height * s) });
+  const ctx = c.getContext("2d");
+  ctx.imageSmoothingQuality = "high";
+  ctx.drawImage(bitmap, 0, 0, c.width, c.height);
+  if (!serverDrawn) {
+    const fontPx = Math.max(13, Math.round(Math.max(c.width, c.height) / 85));
+    drawAnnotated(ctx, result.faces, { scale: c.width / result.width, fontPx });
+  }
+  return new Promise((resolve) => c.toBlob(resolve, "image/jpeg", 0.92));
+}
+
+export function initResult() {
+  $("#zoom-in").addEventListener("click", () => setZoom(shown.zoom + 1));
+  $("#zoom-out").addEventListener("click", () => setZoom(shown.zoom - 1));
+  $("#photo-canvas").addEventListener("click", pickAt);
+  $("#markers").addEventListener("click", (e) => { if (e.target === e.currentTarget) pickAt(e); });
+  $("#dl-json").addEventListener("click", () => {
+    const entry = shown.entry;
+    if (!entry) return;
+    const blob = new Blob([JSON.stringify(entry.result, null, 2) + "\n"], { type: "application/json" });
+    download(blob, `${stem(entry.name)}.json`);
+  });
+  $("#dl-image").addEventListener("click", async () => {
+    const entry = shown.entry;
+    if (!entry) return;
+    const blob = await annotatedBlob(entry);
+    if (blob) download(blob, `${stem(entry.name)}.annotated.jpg`);
+  });
+  let timer = 0;
+  window.addEventListener("resize", () => {
+    clearTimeout(timer);
+    timer = setTimeout(layout, 120);
+  });
+}

@@ -1,0 +1,123 @@
+// Collision-free label placement: every face's label goes next to its box, inside the
+// picture, never over another label; where no spot next to the box is free, it goes
+// further away (with a leader line back to the box) or in a shorter form.
+"use strict";
+
+const overlaps = (a, b) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+
+function overlapArea(a, b) {
+  const w = Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x);
+  const h = Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y);
+  return w > 0 && h > 0 ? w * h : 0;
+}
+
+/** Distance from point (x, y) to the rectangle r (0 inside). */
+function distToRect(x, y, r) {
+  const dx = Math.max(r.x - x, 0, x - (r.x + r.w));
+  const dy = Math.max(r.y - y, 0, y - (r.y + r.h));
+  return Math.hypot(dx, dy);
+}
+
+/** Candidate top-left corners for a w x h label around box b, nearest first. */
+function* candidates(b, w, h, gap, W, H, maxRing) {
+  const cx = b.x + b.w / 2;
+  const cy = b.y + b.h / 2;
+  // next to the box: above, below, right, left, then inside its top edge
+  yield [b.x, b.y - h - gap];
+  yield [cx - w / 2, b.y - h - gap];
+  yield [b.x + b.w - w, b.y - h - gap];
+  yield [b.x, b.y + b.h + gap];
+  yield [cx - w / 2, b.y + b.h + gap];
+  yield [b.x + b.w - w, b.y + b.h + gap];
+  yield [b.x + b.w + gap, b.y];
+  yield [b.x + b.w + gap, cy - h / 2];
+  yield [b.x - w - gap, b.y];
+  yield [b.x - w - gap, cy - h / 2];
+  yield [b.x + gap, b.y + gap];
+  // further away, on rings around the box: these get a leader line
+  const step = Math.max(4, h * 0.75);
+  for (let ring = 1; ring <= maxRing; ring++) {
+    const r = ring * step;
+    const n = 12 + 4 * ring;
+    for (let k = 0; k < n; k++) {
+      const a = (k / n) * Math.PI * 2 - Math.PI / 2; // starting above
+      const x = cx + Math.cos(a) * (b.w / 2 + gap + r + w / 2) - w / 2;
+      const y = cy + Math.sin(a) * (b.h / 2 + gap + r + h / 2) - h / 2;
+      yield [x, y];
+    }
+    if (r > W + H) return;
+  }
+}
+
+/**
+ * Place one label per face.
+ *
+ * boxes: [{x, y, w, h}] in the picture's coordinates (any unit); sizes[i]: the label's
+ * possible sizes for face i, longest form first ([{w, h}, ...]); W, H: the picture.
+ * Returns, per face, {level, x, y, w, h, leader} (level: index into sizes[i]; leader:
+ * whether the label is away from its box and needs a line back to it), or null for a
+ * face whose shortest label finds no free spot at all.
+ */
+export function placeLabels(boxes, sizes, W, H, { gap = 2, rings = [3, 6, 400] } = {}) {
+  const placed = [];
+  const out = new Array(boxes.length).fill(null);
+  // top to bottom, then left to right: neighbours compete in a stable order
+  const order = boxes.map((_, i) => i).sort((i, j) => boxes[i].y - boxes[j].y || boxes[i].x - boxes[j].x);
+  for (const i of order) {
+    const b = boxes[i];
+    const levels = sizes[i];
+    let best = null;
+    for (let level = 0; level < levels.length && !best; level++) {
+      const { w, h } = levels[level];
+      if (w > W || h > H) continue;
+      const maxRing = level === levels.length - 1 ? rings[rings.length - 1] : rings[Math.min(level, rings.length - 1)];
+      let bestCost = Infinity;
+      let tried = 0;
+      for (let [x, y] of candidates(b, w, h, gap, W, H, maxRing)) {
+        tried++;
+        x = Math.max(0, Math.min(x, W - w));
+        y = Math.max(0, Math.min(y, H - h));
+        const r = { x, y, w, h };
+        if (placed.some((p) => overlaps(r, p))) continue;
+        // cost: distance from the box, plus a lot for covering another face
+        let cover = 0;
+        for (let j = 0; j < boxes.length; j++) if (j !== i) cover += overlapArea(r, boxes[j]);
+        // only the last resort (the number alone) may cover another face
+        if (cover > 0 && level < levels.length - 1) continue;
+        const own = overlapArea(r, b);
+        const cost = distToRect(x + w / 2, y + h / 2, b) + (8 * cover) / h + (2 * own) / h;
+        if (cost < bestCost) {
+          bestCost = cost;
+          best = { level, x, y, w, h };
+        }
+        // the adjacent spots are enough when one is free and covers nothing
+        if (tried === 11 && best && bestCost <= h + gap + w / 2 && cover === 0) break;
+      }
+    }
+    if (best) {
+      const near = distToRect(best.x + best.w / 2, best.y + best.h / 2, b);
+      const touches = best.x <= b.x + b.w + gap + 1 && best.x + best.w >= b.x - gap - 1 &&
+        best.y <= b.y + b.h + gap + 1 && best.y + best.h >= b.y - gap - 1;
+      best.leader = !touches && near > 0;
+      placed.push(best);
+      out[i] = best;
+    }
+  }
+  return out;
+}
+
+/** The point of rectangle b nearest to the centre of rectangle r (a leader line's end). */
+export function anchorOn(b, r) {
+  const cx = r.x + r.w / 2;
+  const cy = r.y + r.h / 2;
+  return [Math.max(b.x, Math.min(cx, b.x + b.w)), Math.max(b.y, Math.min(cy, b.y + b.h))];
+}
+
+/** The point of rectangle r nearest to rectangle b's centre (where a leader leaves a label). */
+export function exitOf(r, b) {
+  const cx = b.x + b.w / 2;
+  const cy = b.y + b.h / 2;
+  return [Math.max(r.x, Math.min(cx, r.x + r.w)), Math.max(r.y, Math.min(cy, r.y + r.h))];
+}
+
+export { overlaps };

@@ -1,0 +1,48 @@
+"""Fixtures of the browser tests: one server and one Chromium per test module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser_kit import CHROMIUM, CHROMIUM_ARGS, ServerThread, need_browser, write_y4m
+
+
+@pytest.fixture(scope="module")
+def server(mirror: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    """The app (rate limit off, models from the shared mirror) on a free 127.0.0.1 port."""
+    need_browser()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AGEGENDER_MIRROR", str(mirror))
+        mp.setenv("AGEGENDER_HOME", str(tmp_path_factory.mktemp("agegender-home")))
+        from agegender import Analyzer
+        from agegender.server import ServerSettings, create_app
+
+        app = create_app(ServerSettings(rate_limit=0), analyzer=Analyzer())
+        srv = ServerThread(app)
+        srv.start()
+        yield srv
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def camera_video(photos: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fake webcam: group_t1.jpg, shaking by up to 3 px, with noise, 40 frames."""
+    dest = tmp_path_factory.mktemp("camera") / "camera.y4m"
+    return write_y4m(photos / "group_t1.jpg", dest, frames=40, jitter=3, noise=6.0)
+
+
+@pytest.fixture(scope="module")
+def browser(camera_video: Path) -> Iterator[Any]:
+    need_browser()
+    from playwright.sync_api import sync_playwright
+
+    args = [*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={camera_video}"]
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=args, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
