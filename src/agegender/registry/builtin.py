@@ -223,3 +223,4 @@ def register_all() -> None:
         aliases=("ssd",),
     )
     from .extra import register_extra; register_extra()  # noqa: E702, I001
+    from .faceres import register_faceres; register_faceres()  # noqa: E702, I001
