@@ -9,6 +9,8 @@ Small API (nothing heavy is imported until used)::
     picture = agegender.annotate("photo.jpg", faces)   # a new PIL image
 
     analyzer = agegender.Analyzer(detector="yunet", tta="flip")  # reuse: loads once
+
+    summary = agegender.batch(["photos/"], "out/")   # many images, all cores, into Parquet
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
     from .pipeline import Analyzer, Result, analyze
     from .types import Faces
 
-__all__ = ["Analyzer", "Faces", "Result", "analyze", "annotate", "__version__"]
+__all__ = ["Analyzer", "Faces", "Result", "analyze", "annotate", "batch", "__version__"]
 
 _LAZY = {
     "Analyzer": ("pipeline", "Analyzer"),
@@ -34,6 +36,10 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
+    if name == "batch":  # the package agegender.batch, which is callable: batch(inputs, out)
+        import importlib
+
+        return importlib.import_module(".batch", __name__)
     if name in _LAZY:
         import importlib
 

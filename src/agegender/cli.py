@@ -283,6 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .train.cli import add_train_parser  # imports no torch: the command checks when it runs
 
     add_train_parser(sub, _add_model_options)
+    from .batch_cli import add_batch_parser
+
+    add_batch_parser(sub, _add_model_options, _model_kwargs)
     return p
 
 

@@ -1,0 +1,192 @@
+"""The Ray engine: Ray Data ``map_batches`` into a pool of actors that each hold an Analyzer.
+
+The only module of agegender that imports ray. The list of inputs becomes a data set of
+blocks of ``batch_size`` inputs; each actor analyzes a block and writes its rows as one part
+file (named from the block's inputs, so a retried block rewrites the same file), and returns
+one small summary row per input to the driver, which shows progress.
+
+Faults: an actor that dies is restarted and its block retried once (Ray task retries).
+The inputs of a block that failed twice are run again one per block; one that kills actors
+twice on its own becomes an error row (``WorkerDiedError``), written by the driver.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from .inputs import Item
+from .resume import prepare_out
+from .rows import error_rows, file_metadata
+from .sinks import EXTENSIONS, Format, write_part
+from .work import WorkerSpec, analyze_items, worker_models
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = 'pip install "agegender[distributed]"  (or: pip install "ray[data]")'
+
+
+def require_ray() -> None:
+    try:
+        import ray  # noqa: F401
+        import ray.data  # noqa: F401
+    except ImportError:
+        raise InputError(f"--engine ray needs Ray Data, which is not installed: {INSTALL_HINT}") from None
+
+
+def part_name(run_id: str, sources: list[str], fmt: Format) -> str:
+    digest = hashlib.sha1("\n".join(sources).encode("utf-8")).hexdigest()[:16]
+    return f"part-{run_id}-{digest}{EXTENSIONS[fmt]}"
+
+
+class AnalyzerActor:
+    """A Ray Data actor: one Analyzer, loaded once; writes one part file per block."""
+
+    def __init__(self, spec: WorkerSpec, out: str, fmt: Format, run: dict[str, Any]) -> None:
+        logging.basicConfig(level=logging.WARNING, format="agegender (ray actor): %(message)s")
+        self.spec, self.out, self.fmt, self.run = spec, Path(out), fmt, run
+        self.analyzer = spec.build()
+        self.models = worker_models(self.analyzer)
+        self.metadata = file_metadata(self.models, run)
+
+    def __call__(self, batch: Any) -> Any:
+        import json
+
+        import pyarrow as pa
+
+        cols = batch.to_pydict()
+        items = [Item(*t) for t in zip(cols["source"], cols["size"], cols["mtime_ns"], cols["error"])]
+        rows: list[dict[str, Any]] = []
+        summary: dict[str, list[Any]] = {"source": [], "rows": [], "faces": [], "error": [], "models": []}
+        for it, r in analyze_items(self.analyzer, items, self.spec.batch_size):
+            rows.extend(r)
+            summary["source"].append(it.source)
+            summary["rows"].append(len(r))
+            summary["faces"].append(sum(x["face"] is not None for x in r))
+            summary["error"].append(r[0]["error_message"])
+            summary["models"].append(None)
+        if rows:
+            name = part_name(self.run["run_id"], [it.source for it in items], self.fmt)
+            write_part(self.out / name, self.fmt, rows, self.metadata)
+        if summary["models"]:
+            summary["models"][0] = json.dumps(self.models)
+        return pa.table(summary, schema=pa.schema([
+            ("source", pa.string()), ("rows", pa.int64()), ("faces", pa.int64()),
+            ("error", pa.string()), ("models", pa.string())]))
+
+
+def _connect(address: str | None) -> bool:
+    """Connect to a cluster (``address``, or ``auto``), else start a local Ray; True if we
+    started it (and must shut it down)."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    kw: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
+    if address:
+        ray.init(address=address, **kw)
+        return True
+    try:
+        ray.init(address="auto", **kw)
+    except (ConnectionError, RuntimeError, ValueError):
+        log.info("batch: no Ray cluster found; starting a local Ray instance")
+        ray.init(**kw)
+    return True
+
+
+def _pass(items: list[Item], spec: WorkerSpec, out: Path, fmt: Format, run: dict[str, Any],
+          workers: int, gpus: float, per_block: int,
+          on_summary: Callable[[dict[str, Any]], None]) -> None:
+    import ray.data
+
+    ctx = ray.data.DataContext.get_current()
+    old = (ctx.max_errored_blocks, ctx.enable_progress_bars)
+    ctx.max_errored_blocks, ctx.enable_progress_bars = -1, False  # a dead block is retried below
+    try:
+        records = [{"source": it.source, "size": it.size, "mtime_ns": it.mtime_ns, "error": it.error}
+                   for it in items]
+        ds = ray.data.from_items(records, override_num_blocks=math.ceil(len(items) / per_block))
+        ds = ds.map_batches(
+            AnalyzerActor,
+            fn_constructor_kwargs={"spec": spec, "out": str(out), "fmt": fmt, "run": run},
+            batch_size=None,  # one block = one batch = one part file
+            batch_format="pyarrow",
+            concurrency=workers,
+            num_cpus=spec.threads or 1,
+            max_restarts=-1,
+            max_task_retries=1,
+            **({"num_gpus": gpus} if gpus else {}),
+        )
+        for b in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+            for row in b.to_pylist():
+                on_summary(row)
+    finally:
+        ctx.max_errored_blocks, ctx.enable_progress_bars = old
+
+
+def run_ray(
+    items: list[Item],
+    spec: WorkerSpec,
+    *,
+    out: Path,
+    fmt: Format,
+    run: dict[str, Any],
+    workers: int,
+    address: str | None,
+    gpus_per_worker: float,
+    batch_size: int,
+    on_count: Callable[[int, int, str | None], None],
+    on_models: Callable[[list[dict[str, Any]]], None],
+    write_rows: Callable[[str, list[dict[str, Any]]], None],
+) -> None:
+    import json
+
+    import ray
+
+    started = _connect(address)
+    seen: set[str] = set()
+    got_models = False
+
+    def on_summary(row: dict[str, Any]) -> None:
+        nonlocal got_models
+        if row["models"] and not got_models:
+            on_models(json.loads(row["models"]))
+            got_models = True
+        if row["source"] not in seen:
+            seen.add(row["source"])
+            on_count(row["rows"], row["faces"], row["error"])
+
+    try:
+        _pass(items, spec, out, fmt, run, workers, gpus_per_worker, max(1, batch_size), on_summary)
+        missing = _missing(items, seen, out, fmt)
+        if missing:
+            log.warning("batch: %d inputs were in blocks whose actors died twice; "
+                        "running them again one by one", len(missing))
+            _pass(missing, spec, out, fmt, run, workers, gpus_per_worker, 1, on_summary)
+        for it in _missing(items, seen, out, fmt):
+            rows = error_rows(it, "WorkerDiedError", (
+                f"{it.source}: a Ray actor died while analyzing this input, twice on its own; "
+                "it may crash the decoder or need more memory than an actor has"))
+            write_rows(part_name(run["run_id"] + "-failed", [it.source], fmt), rows)
+            seen.add(it.source)
+            on_count(1, 0, rows[0]["error_message"])
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _missing(items: list[Item], seen: set[str], out: Path, fmt: Format) -> list[Item]:
+    """Inputs with no summary yet and no rows on disk (a part can outlive its actor)."""
+    left = [it for it in items if it.source not in seen]
+    if not left:
+        return []
+    on_disk = prepare_out(out, fmt, resume=True)
+    for it in left:
+        if it.key in on_disk:
+            seen.add(it.source)
+    return [it for it in left if it.key not in on_disk]
