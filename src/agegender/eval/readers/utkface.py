@@ -71,7 +71,8 @@ def read_utkface(root: str | Path, split: str | Sequence[str] | None = None) -> 
     problems: list[LabelProblem] = []
     samples: list[Sample] = []
     if labels.is_file():
-        required = ["path", "age"] + (["split"] if wanted is not None else [])
+        # age or gender may be absent (LFW-gender has gender only; FG-NET age only)
+        required = ["path"] + (["split"] if wanted is not None else [])
         seen_splits: set[str] = set()
         codes: dict[str, Gender] = {"0": "male", "1": "female"}
         for line, row in _table(labels, problems, required=required):
@@ -90,13 +91,17 @@ def read_utkface(root: str | Path, split: str | Sequence[str] | None = None) -> 
                     race = UTKFACE_RACES[int(race)]
                 samples.append(Sample(
                     path=root / rel,
-                    age=_age(row["age"]),
+                    age=_age(row["age"]) if _text(row.get("age")) else None,
                     gender=_gender(row.get("gender"), codes),
                     group=race.lower() if race else None,
+                    subject=_text(row.get("person")),
                     line=line,
                 ))
             except _RowError as exc:
                 problems.append(LabelProblem(labels, line, str(exc)))
+        if samples and all(x.age is None and x.gender is None for x in samples):
+            raise InputError(f"{labels}: no row has an age or a gender label; the columns are "
+                             "path, age and/or gender, split")
         if wanted is not None and not (wanted & seen_splits):
             raise InputError(
                 f"{labels}: no row has split {sorted(wanted)}; the splits there are "
