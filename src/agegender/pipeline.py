@@ -10,17 +10,19 @@
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import AgeGenderError
+from .errors import AgeGenderError, InputError
 from .estimate import Estimator, Tta
-from .io.images import Channels, Source, as_rgb, decode_image, expand_inputs
+from .io.budget import PixelBudget
+from .io.images import Channels, Source, as_rgb, expand_inputs, open_image
 from .types import Faces
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,12 @@ class Analyzer:
         tta: ``none`` (fastest), ``flip`` (2 views, a little more accurate) or
             ``oversample`` (10 views as in Levi & Hassner, 10x the estimation cost).
         max_pixels: refuse larger images before decoding (decompression bombs).
+        max_inflight_pixels: cap on decoded pixels held at once by :meth:`analyze_many`
+            (see :class:`~agegender.io.budget.PixelBudget`; default 128 million, or
+            ``AGEGENDER_MAX_INFLIGHT_PIXELS``): large images are decoded one at a time.
+
+    Every model file is found (or fetched) here, so a model that cannot be had fails
+    once, with :class:`~agegender.errors.ModelUnavailableError`, before any input is read.
         mask_background: fade everything outside each face's ellipse to the chip's mean
             before estimation (``True``/``False`` for every model); ``None`` lets each
             model's card decide (off unless its card says ``crop.mask_background``).
@@ -86,8 +94,19 @@ class Analyzer:
         tta: Tta = "none",
         max_pixels: int | None = None,
         mask_background: bool | None = None,
+        max_inflight_pixels: int | None = None,
     ) -> None:
         from .detect import Detector, create_detector
+
+        if max_pixels is not None and int(max_pixels) <= 0:
+            raise InputError(f"max_pixels must be a positive number of pixels, got {max_pixels}")
+        if max_inflight_pixels is not None and int(max_inflight_pixels) <= 0:
+            raise InputError(
+                f"max_inflight_pixels must be a positive number of pixels, got {max_inflight_pixels}"
+            )
+        self.budget = (
+            PixelBudget(max_inflight_pixels) if max_inflight_pixels else PixelBudget.default()
+        )
 
         if isinstance(detector, Detector):
             self.detector = detector
@@ -105,6 +124,20 @@ class Analyzer:
             else None
         )
         self.max_pixels = max_pixels
+        self._check_models()
+
+    def _check_models(self) -> None:
+        """Find (or fetch) every model file now: a missing one fails once, here."""
+        from .registry import get
+
+        required = getattr(self.detector, "required_models", None)
+        for name, task in required() if required is not None else []:
+            get(name, task).paths(fetch=True)
+        for est in (self.age, self.gender):
+            for m in est.models if est is not None else []:
+                rec = getattr(m, "record", None)
+                if rec is not None:
+                    rec.paths(fetch=True)
 
     def __repr__(self) -> str:
         return f"Analyzer(detector={self.detector!r}, age={self.age!r}, gender={self.gender!r})"
@@ -154,50 +187,141 @@ class Analyzer:
         batch_size: int = 16,
         keep_images: bool = False,
         stdin: Any = None,
+        budget: PixelBudget | None = None,
     ) -> Iterator[Result]:
-        """Analyze files, folders (recursive) and ``-`` (stdin), one :class:`Result` each.
+        """Analyze files, folders (recursive) and ``-`` (stdin), one :class:`Result` each,
+        in input order.
 
-        Images are decoded in a background thread while the previous batch runs.
-        A bad input yields a Result with ``error`` set; the others go on.
+        Images are decoded in order in a background thread while earlier ones are
+        analysed. Decoded pixels in flight are capped by ``budget`` (default: this
+        Analyzer's, from ``max_inflight_pixels``), so large images are decoded one at a
+        time. A batch is what has been decoded when the analysis is free (up to
+        ``batch_size``): a slow input never holds back the results before it. A bad
+        input yields a Result with ``error`` set; the others go on.
         """
-        items = list(inputs)
         srcs: list[Source] = []
-        for it in items:
+        for it in inputs:
             if isinstance(it, Source):
                 srcs.append(it)
             else:
                 srcs.extend(expand_inputs([it], stdin=stdin))
+        budget = budget if budget is not None else self.budget
+        ready: queue.Queue[tuple[Result, int] | None] = queue.Queue(maxsize=2 * batch_size)
+        stop = threading.Event()
+        failure: list[BaseException] = []
 
-        def load(src: Source) -> Result:
-            if src.error is not None:
-                return Result(src.name, Faces.empty(), error=src.error)
-            try:
-                data = src.data if src.data is not None else src.path
-                rgb = decode_image(data, max_pixels=self.max_pixels, name=src.name)  # type: ignore[arg-type]
-            except AgeGenderError as e:
-                return Result(src.name, Faces.empty(), error=e)
-            h, w = rgb.shape[:2]
-            return Result(src.name, Faces.empty(), width=w, height=h, image=rgb)
-
-        batches = [srcs[i : i + batch_size] for i in range(0, len(srcs), batch_size)]
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pending = pool.submit(lambda b: [load(s) for s in b], batches[0]) if batches else None
-            for k in range(len(batches)):
-                loaded = pending.result()  # type: ignore[union-attr]
-                if k + 1 < len(batches):
-                    pending = pool.submit(lambda b: [load(s) for s in b], batches[k + 1])
-                ok = [r for r in loaded if r.error is None]
+        def put(item: tuple[Result, int] | None) -> bool:
+            while not stop.is_set():
                 try:
-                    faces = self.analyze_arrays([r.image for r in ok])  # type: ignore[misc]
-                    for r, f in zip(ok, faces):
-                        r.faces = f
-                except AgeGenderError as e:  # a model problem: report on each, go on
-                    for r in ok:
-                        r.error = e
-                for r in loaded:
-                    if not keep_images:
-                        r.image = None
-                    yield r
+                    ready.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def produce() -> None:
+            try:
+                for src in srcs:
+                    loaded = self._load(src, budget, stop)
+                    if loaded is None or not put(loaded):
+                        if loaded is not None:
+                            budget.release(loaded[1])
+                        return
+            except BaseException as e:  # noqa: BLE001 - handed to the consumer
+                failure.append(e)
+            finally:
+                put(None)
+
+        worker = threading.Thread(target=produce, name="agegender-decode", daemon=True)
+        worker.start()
+        try:
+            finished = False
+            while not finished:
+                first = ready.get()
+                if first is None:
+                    break
+                batch = [first]
+                while len(batch) < batch_size:
+                    try:
+                        item = ready.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is None:
+                        finished = True
+                        break
+                    batch.append(item)
+                yield from self._run_batch(batch, budget, keep_images)
+            if failure:
+                raise failure[0]
+        finally:
+            stop.set()
+            _drain(ready, budget)  # give back what was decoded and never analysed
+            worker.join(timeout=5)
+            _drain(ready, budget)  # and what the worker put while it stopped
+
+    def _load(
+        self, src: Source, budget: PixelBudget, stop: threading.Event
+    ) -> tuple[Result, int] | None:
+        """Decode one source within the budget: (its Result, pixels held); None if stopped."""
+        if src.error is not None:
+            return Result(src.name, Faces.empty(), error=src.error), 0
+        try:
+            data = src.path if src.path is not None else src.read()
+            if data is None:
+                raise InputError(f"{src.name}: nothing to read")
+            opened = open_image(data, max_pixels=self.max_pixels, name=src.name)
+        except AgeGenderError as e:
+            return Result(src.name, Faces.empty(), error=e), 0
+        except OSError as e:  # reading stdin
+            return Result(src.name, Faces.empty(), error=InputError(f"{src.name}: {e}")), 0
+        n = opened.pixels
+        while not budget.acquire(n, timeout=0.1):
+            if stop.is_set():
+                return None
+        try:
+            rgb = opened.decode()
+        except AgeGenderError as e:
+            budget.release(n)
+            return Result(src.name, Faces.empty(), error=e), 0
+        except BaseException:
+            budget.release(n)
+            raise
+        h, w = rgb.shape[:2]
+        return Result(src.name, Faces.empty(), width=w, height=h, image=rgb), n
+
+    def _run_batch(
+        self, batch: list[tuple[Result, int]], budget: PixelBudget, keep_images: bool
+    ) -> Iterator[Result]:
+        ok = [r for r, _ in batch if r.error is None]
+        try:
+            try:
+                faces = self.analyze_arrays([r.image for r in ok])  # type: ignore[misc]
+                for r, f in zip(ok, faces):
+                    r.faces = f
+            except AgeGenderError as e:  # a model problem: report on each, go on
+                for r in ok:
+                    r.error = e
+            if not keep_images:
+                for r, _ in batch:
+                    r.image = None
+                budget.release(sum(n for _, n in batch))
+                batch = [(r, 0) for r, _ in batch]
+            for i, (r, _) in enumerate(batch):
+                yield r
+                budget.release(batch[i][1])  # the caller is done with its image
+                batch[i] = (r, 0)
+        finally:
+            budget.release(sum(n for _, n in batch))  # the consumer stopped early
+
+
+def _drain(ready: queue.Queue[tuple[Result, int] | None], budget: PixelBudget) -> None:
+    while True:
+        try:
+            left = ready.get_nowait()
+        except queue.Empty:
+            return
+        if left is not None:
+            budget.release(left[1])
 
 
 _default: Analyzer | None = None

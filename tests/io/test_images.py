@@ -127,4 +127,4 @@ def test_expand_inputs(tmp_path: Path):
     errs = [str(s.error) for s in srcs if s.error is not None]
     assert any("holds no images" in e for e in errs) and any("no such file" in e for e in errs)
     (stdin,) = list(expand_inputs(["-"], stdin=io.BytesIO(b"abc")))
-    assert stdin.data == b"abc"
+    assert stdin.read() == b"abc"  # read when decoded, not when listed

@@ -114,6 +114,16 @@ class Detector(ABC):
             boxes, scores, lms = boxes[order], scores[order], lms[order]
         return Faces(boxes=boxes, scores=scores, landmarks=lms)
 
+    def required_models(self) -> list[tuple[str, str]]:
+        """The registry ``(name, task)`` of each model this detector loads.
+
+        :class:`~agegender.Analyzer` finds (or fetches) them all before any input is read.
+        By default the record named like the detector, if the registry has one.
+        """
+        from ..registry import records
+
+        return [(self.name, "detect")] if self.name in {r.name for r in records("detect")} else []
+
     def detect_batch(self, images: Sequence[NDArray[np.uint8]]) -> list[Faces]:
         """Faces of each image. Detectors that can batch override this."""
         return [self.detect(im) for im in images]

@@ -27,6 +27,9 @@ class CascadeDetector(Detector):
     def _detect_raw(self, image: NDArray[np.uint8]) -> RawDetections:  # pragma: no cover
         raise NotImplementedError("CascadeDetector delegates detect()")
 
+    def required_models(self) -> list[tuple[str, str]]:
+        return [*self.first.required_models(), *self.then.required_models()]
+
     def detect(self, image: NDArray[np.uint8]) -> Faces:
         faces = self.first.detect(image)
         return faces if len(faces) else self.then.detect(image)

@@ -73,6 +73,9 @@ class DlibHOGDetector(Detector):
         self._sp = None
         self._lock = threading.Lock()
 
+    def required_models(self) -> list[tuple[str, str]]:
+        return [("hog", "detect"), ("dlib-landmarks5", "landmarks")]
+
     def _load(self) -> None:
         if self._det is None:
             import dlib

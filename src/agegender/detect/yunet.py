@@ -35,6 +35,9 @@ class YuNetDetector(Detector):
         self._det = None
         self._lock = threading.Lock()
 
+    def required_models(self) -> list[tuple[str, str]]:
+        return [(self.model, "detect")]
+
     def _detector(self):  # type: ignore[no-untyped-def]
         if self._det is None:
             import cv2

@@ -9,8 +9,8 @@ from __future__ import annotations
 import io
 import logging
 import os
-import warnings
-from collections.abc import Iterable, Iterator
+import stat
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -19,26 +19,34 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import ImageDecodeError, ImageTooLargeError, InputError, SourceNotFoundError
+from .scan import IMAGE_EXTENSIONS, Skipped, Source, expand_inputs, image_extensions
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS", "IMAGE_EXTENSIONS", "OpenedImage", "Skipped", "Source", "as_rgb",
+    "decode_image", "expand_inputs", "image_extensions", "max_pixels_default", "open_image",
+    "read_regular_file",
+]
 
 log = logging.getLogger(__name__)
 
 #: Default limit on decoded pixels (width x height); ``AGEGENDER_MAX_PIXELS`` overrides it.
 DEFAULT_MAX_PIXELS = 100_000_000
-IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".jfif"}
-)
 Channels = Literal["RGB", "BGR"]
 
 
 def max_pixels_default() -> int:
+    """``AGEGENDER_MAX_PIXELS`` when set (a positive whole number), else the default."""
     env = os.environ.get("AGEGENDER_MAX_PIXELS")
     if env:
         try:
-            return int(env)
+            value = int(env)
         except ValueError:
+            value = 0
+        if value <= 0:
             raise InputError(
-                f"AGEGENDER_MAX_PIXELS must be a whole number of pixels, got {env!r}"
-            ) from None
+                f"AGEGENDER_MAX_PIXELS must be a positive whole number of pixels, got {env!r}"
+            )
+        return value
     return DEFAULT_MAX_PIXELS
 
 
@@ -68,67 +76,196 @@ def _to_rgb_array(im: Any) -> NDArray[np.uint8]:
     return np.ascontiguousarray(np.asarray(im, dtype=np.uint8))
 
 
-def decode_image(
+def read_regular_file(path: Path, where: str) -> bytes:
+    """The bytes of ``path``, which must be a regular file (never blocks on a FIFO).
+
+    The file is opened with ``O_NONBLOCK`` and checked with ``fstat`` before it is read,
+    so a FIFO, socket or device named as an image is refused at once.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise SourceNotFoundError(f"{where}: no such file; check the path") from None
+    except OSError as e:
+        raise ImageDecodeError(f"{where}: cannot be read ({e.strerror or e})") from e
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError(f"{where}: is a folder; pass the folder itself to analyze its images")
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"{where}: {_not_regular(st.st_mode)}; only regular files are read")
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        raise ImageDecodeError(f"{where}: cannot be read ({e.strerror or e})") from e
+    with os.fdopen(fd, "rb") as f:
+        mode = os.fstat(f.fileno()).st_mode
+        if not stat.S_ISREG(mode):  # replaced between the stat and the open
+            raise InputError(f"{where}: {_not_regular(mode)}; only regular files are read")
+        try:
+            return f.read()
+        except OSError as e:
+            raise ImageDecodeError(f"{where}: cannot be read ({e.strerror or e})") from e
+
+
+def _not_regular(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "is a FIFO (named pipe), not a file"
+    if stat.S_ISSOCK(mode):
+        return "is a socket, not a file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "is a device, not a file"
+    return "is not a regular file"
+
+
+def _open_unchecked(data: bytes) -> Any:
+    """``PIL.Image.open`` on bytes, without Pillow's process-wide bomb check.
+
+    Pillow compares every image it opens against the global ``Image.MAX_IMAGE_PIXELS``
+    (a warning above it, an error above twice it). We never change that global (other
+    threads and the caller's own code rely on it); instead this opens the header through
+    Pillow's plugin registry, as ``Image.open`` does, and the caller applies its own
+    per-call limit before any pixel is decoded.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    fp = io.BytesIO(data)
+    try:
+        registry, ids, preinit, init = Image.OPEN, Image.ID, Image.preinit, Image.init
+    except AttributeError:  # pragma: no cover - a Pillow without these: its own open
+        return Image.open(fp)
+    prefix = data[:16]
+    notes: list[str] = []
+    tried: set[str] = set()
+    for loader in (preinit, init):
+        loader()
+        for fmt in list(ids):
+            if fmt in tried:
+                continue
+            tried.add(fmt)
+            factory, accept = registry[fmt]
+            ok = not accept or accept(prefix)
+            if isinstance(ok, str):
+                notes.append(ok)
+                continue
+            if not ok:
+                continue
+            fp.seek(0)
+            try:
+                return factory(fp, "")
+            except (SyntaxError, IndexError, TypeError, struct.error):
+                continue
+    raise UnidentifiedImageError("; ".join(notes) or "cannot identify image file")
+
+
+@dataclass
+class OpenedImage:
+    """An image whose header is read and whose size is within the limit; not decoded yet.
+
+    ``pixels`` is what :meth:`decode` will hold (``width * height`` RGB pixels): reserve
+    it in a :class:`~agegender.io.budget.PixelBudget` before decoding.
+    """
+
+    name: str
+    width: int
+    height: int
+    nbytes: int
+    _im: Any
+
+    @property
+    def pixels(self) -> int:
+        return self.width * self.height
+
+    def decode(self) -> NDArray[np.uint8]:
+        """The (H, W, 3) uint8 RGB array, EXIF orientation applied."""
+        from PIL import Image, ImageOps
+
+        im, self._im = self._im, None
+        if im is None:
+            raise InputError(f"{self.name}: this OpenedImage was decoded already")
+        try:
+            im.load()
+            ImageOps.exif_transpose(im, in_place=True)
+            return _to_rgb_array(im)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+            # a plugin's own check (e.g. a GIF frame larger than its header said)
+            raise ImageTooLargeError(
+                f"{self.name}: refused as a decompression bomb while decoding ({e})"
+            ) from e
+        except (OSError, SyntaxError, ValueError, EOFError) as e:
+            raise _decode_error(self.name, e) from e
+        finally:
+            im.close()
+
+
+def _decode_error(where: str, e: BaseException) -> ImageDecodeError:
+    msg = str(e)
+    if "truncated" in msg.lower():
+        return ImageDecodeError(
+            f"{where}: the image data is truncated (incomplete file); re-copy or re-download it"
+        )
+    return ImageDecodeError(f"{where}: cannot decode the image ({msg})")
+
+
+def open_image(
     data: bytes | Path | str, *, max_pixels: int | None = None, name: str | None = None
-) -> NDArray[np.uint8]:
-    """Decode a file or bytes to an (H, W, 3) uint8 RGB array, EXIF orientation applied.
+) -> OpenedImage:
+    """Read a file (regular files only) or take bytes, and read the image header.
+
+    The size is checked against ``max_pixels`` (default :func:`max_pixels_default`) here,
+    per call: nothing process-wide is changed, so threads with different limits do not
+    interfere, and Pillow's own ``Image.MAX_IMAGE_PIXELS`` stays what it was.
 
     Raises:
         SourceNotFoundError: the path does not exist.
-        ImageDecodeError: empty, truncated, or not an image.
-        ImageTooLargeError: more pixels than ``max_pixels`` (checked before decoding).
+        InputError: the path is a folder, a FIFO, a socket or a device.
+        ImageDecodeError: empty, or not an image.
+        ImageTooLargeError: more pixels than ``max_pixels`` (nothing decoded).
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
 
     limit = max_pixels_default() if max_pixels is None else int(max_pixels)
     if isinstance(data, (str, Path)):
-        path = Path(data)
-        where = name or str(path)
-        if not path.exists():
-            raise SourceNotFoundError(f"{where}: no such file; check the path")
-        if path.is_dir():
-            raise InputError(f"{where}: is a folder; pass the folder itself to analyze its images")
-        try:
-            data = path.read_bytes()
-        except OSError as e:
-            raise ImageDecodeError(f"{where}: cannot be read ({e.strerror or e})") from e
+        where = name or str(data)
+        data = read_regular_file(Path(data), where)
     else:
         where = name or "<bytes>"
     if len(data) == 0:
         raise ImageDecodeError(f"{where}: the file is empty (0 bytes); it holds no image")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            old = Image.MAX_IMAGE_PIXELS
-            Image.MAX_IMAGE_PIXELS = None  # we enforce our own limit below
-            try:
-                im = Image.open(io.BytesIO(data))
-            finally:
-                Image.MAX_IMAGE_PIXELS = old
-            w, h = im.size
-            if w * h > limit:
-                raise ImageTooLargeError(
-                    f"{where}: {w}x{h} = {w * h:,} pixels is above the limit of {limit:,}; "
-                    "downscale it, or raise the limit with --max-pixels / AGEGENDER_MAX_PIXELS"
-                )
-            im.load()
-            im = ImageOps.exif_transpose(im)
-            return _to_rgb_array(im)
-    except (ImageTooLargeError, InputError):
-        raise
+        im = _open_unchecked(data)
     except UnidentifiedImageError as e:
         raise ImageDecodeError(
             f"{where}: not a recognised image format ({len(data):,} bytes); "
-            "supported: JPEG, PNG, BMP, GIF, TIFF, WebP"
+            "supported: JPEG, PNG, WebP, AVIF, TIFF, BMP, GIF and the other formats Pillow reads"
         ) from e
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageTooLargeError(f"{where}: refused as a decompression bomb ({e})") from e
     except (OSError, SyntaxError, ValueError, EOFError) as e:
-        msg = str(e)
-        if "truncated" in msg.lower():
-            raise ImageDecodeError(
-                f"{where}: the image data is truncated (incomplete file); re-copy or "
-                "re-download it"
-            ) from e
-        raise ImageDecodeError(f"{where}: cannot decode the image ({msg})") from e
+        raise _decode_error(where, e) from e
+    w, h = im.size
+    if w * h > limit:
+        im.close()
+        raise ImageTooLargeError(
+            f"{where}: {w}x{h} = {w * h:,} pixels is above the limit of {limit:,}; "
+            "downscale it, or raise the limit with --max-pixels / AGEGENDER_MAX_PIXELS"
+        )
+    return OpenedImage(where, w, h, len(data), im)
+
+
+def decode_image(
+    data: bytes | Path | str, *, max_pixels: int | None = None, name: str | None = None
+) -> NDArray[np.uint8]:
+    """Decode a file or bytes to an (H, W, 3) uint8 RGB array, EXIF orientation applied.
+
+    Thread-safe; the pixel limit applies to this call only (see :func:`open_image`).
+
+    Raises:
+        SourceNotFoundError: the path does not exist.
+        InputError: the path is a folder, a FIFO, a socket or a device.
+        ImageDecodeError: empty, truncated, or not an image.
+        ImageTooLargeError: more pixels than ``max_pixels`` (checked before decoding).
+    """
+    return open_image(data, max_pixels=max_pixels, name=name).decode()
 
 
 def as_rgb(
@@ -181,45 +318,3 @@ def as_rgb(
         f"cannot read an image from a {type(image).__name__}; pass a path, bytes, a "
         "PIL.Image or a numpy array"
     )
-
-
-@dataclass(frozen=True)
-class Source:
-    """One input to analyze: a file, stdin bytes, or a problem found while listing inputs."""
-
-    name: str
-    path: Path | None = None
-    data: bytes | None = None
-    error: Exception | None = None
-
-
-def expand_inputs(inputs: Iterable[str], *, stdin: Any = None) -> Iterator[Source]:
-    """Expand CLI inputs: files, folders (recursively, by image extension), ``-`` (stdin).
-
-    Problems (a missing path, a folder with no images) are yielded as sources that
-    carry their error, so the caller reports them and goes on with the rest.
-    """
-    for item in inputs:
-        if item == "-":
-            stream = stdin if stdin is not None else __import__("sys").stdin.buffer
-            yield Source(name="<stdin>", data=stream.read())
-            continue
-        p = Path(item)
-        if p.is_dir():
-            found = sorted(
-                f for f in p.rglob("*") if f.suffix.lower() in IMAGE_EXTENSIONS and f.is_file()
-            )
-            if not found:
-                yield Source(
-                    name=item,
-                    error=SourceNotFoundError(
-                        f"{item}: folder holds no images (looked for "
-                        f"{', '.join(sorted(IMAGE_EXTENSIONS))}, recursively)"
-                    ),
-                )
-            for f in found:
-                yield Source(name=str(f), path=f)
-        elif p.exists():
-            yield Source(name=item, path=p)
-        else:
-            yield Source(name=item, error=SourceNotFoundError(f"{item}: no such file or folder"))
