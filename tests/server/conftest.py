@@ -20,8 +20,8 @@ def server(mirror: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
         from agegender import Analyzer
         from agegender.server import ServerSettings, create_app
 
-        app = create_app(ServerSettings(rate_limit=0), analyzer=Analyzer())
-        srv = ServerThread(app)
+        analyzer = Analyzer()
+        srv = ServerThread(lambda: create_app(ServerSettings(rate_limit=0), analyzer=analyzer))
         srv.start()
         yield srv
         srv.stop()

@@ -355,7 +355,7 @@ def test_stream_answers_the_newest_frame(client: TestClient, group_jpg: bytes) -
             answers.append(ws.receive_json())
             assert len(answers) <= 3
         last = answers[-1]
-        assert set(last) == {"frame", "width", "height", "faces", "ms", "dropped"}
+        assert set(last) == {"frame", "width", "height", "faces", "people", "ms", "dropped"}
         assert (last["width"], last["height"]) == (1280, 886) and len(last["faces"]) == 6
         assert last["ms"] > 0 and len(answers) + last["dropped"] == 3
         # a bad frame gets an error answer and the stream goes on

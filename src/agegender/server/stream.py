@@ -1,9 +1,22 @@
 """The live WebSocket: JPEG frames in, one JSON answer per processed frame out.
 
+Each connection has its own face tracker and per-track aggregation, the same as
+``agegender analyze VIDEO`` (:func:`agegender.video.default_tracker`,
+:class:`agegender.track.TrackAggregator`): each face carries a ``track_id`` that stays
+the same while the person is in view, and its age and gender are that person's
+aggregated answer, which steadies as frames accumulate. ``people`` counts the tracks
+confirmed on this connection so far.
+
+A text message ``{"threshold": 0.8, "min_face": 40}`` sets this connection's minimum
+detection score (0..1, or null for the detector's own) and smallest face (shorter box
+side in frame pixels); the server answers ``{"config": {"threshold", "min_face"}}``,
+or ``{"config": null, "error": {...}}`` when a value is out of range. Other text
+messages are ignored (keep-alives).
+
 Latency stays bounded and nothing queues: a receive loop puts each incoming frame in a
 one-frame *slot*, replacing (dropping) a frame that was not picked up yet; a worker
 takes the newest frame from the slot whenever it is free, analyzes it, and answers
-``{"frame": n, "width", "height", "faces": [...], "ms": server_ms, "dropped": total}``
+``{"frame": n, "width", "height", "faces": [...], "people", "ms": server_ms, "dropped": total}``
 (``n`` counts frames received on this connection from 1; ``dropped`` counts frames
 replaced before they were processed). A frame that fails gets
 ``{"frame": n, "error": {"type", "message"}, "dropped"}`` and the stream goes on.
@@ -13,15 +26,86 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import json
 import logging
-from typing import Any
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from ..errors import AgeGenderError
-from .errors import PayloadTooLargeError, error_body
+from .errors import BadRequestError, PayloadTooLargeError, error_body
 from .uploads import check_image
 from .worker import AnalysisService
 
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from ..types import Faces
+
 log = logging.getLogger(__name__)
+
+#: the frame rate assumed for the tracker's time constants (a browser sends 5-20 fps)
+LIVE_FPS = 10.0
+MAX_MIN_FACE = 2000
+
+
+class LiveSession:
+    """One connection's tracker, aggregator and detection options."""
+
+    def __init__(self, fps: float = LIVE_FPS) -> None:
+        from ..track import TrackAggregator
+        from ..video import default_tracker
+
+        self.tracker = default_tracker(fps)
+        self.aggregator = TrackAggregator(fps=fps)
+        self.threshold: float | None = None
+        self.min_face = 0
+        self.people: set[int] = set()
+
+    def configure(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Set ``threshold`` and/or ``min_face``; returns the options now in force.
+
+        Raises:
+            BadRequestError: a value of the wrong type or out of range.
+        """
+        threshold, min_face = self.threshold, self.min_face
+        if "threshold" in message:
+            t = message["threshold"]
+            if t is not None and (
+                isinstance(t, bool) or not isinstance(t, int | float) or not 0.0 <= t <= 1.0
+            ):
+                raise BadRequestError(f"threshold must be a number within 0..1 or null, got {t!r}")
+            threshold = None if t is None else float(t)
+        if "min_face" in message:
+            m = message["min_face"]
+            ok = isinstance(m, int | float) and not isinstance(m, bool) and math.isfinite(m)
+            if not ok or not 0 <= m <= MAX_MIN_FACE:
+                raise BadRequestError(
+                    f"min_face must be a number of pixels within 0..{MAX_MIN_FACE}, got {m!r}"
+                )
+            min_face = int(m)
+        self.threshold, self.min_face = threshold, min_face
+        return {"threshold": self.threshold, "min_face": self.min_face}
+
+    def process(self, analyzer: Any, rgb: NDArray[np.uint8], index: int) -> Faces:
+        """Detect, keep the faces the options allow, track, estimate, aggregate (model thread)."""
+        faces = analyzer.detector.detect(rgb)
+        if len(faces) and (self.threshold is not None or self.min_face > 0):
+            keep = np.ones(len(faces), bool)
+            if self.threshold is not None:
+                keep &= faces.scores >= self.threshold
+            if self.min_face > 0:
+                b = faces.boxes
+                keep &= np.minimum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) >= self.min_face
+            faces = faces[keep]
+        faces = self.tracker.update(faces, index)
+        raw = analyzer.estimate([rgb], [faces])[0]
+        shown = self.aggregator.update(raw, index)
+        if shown.track_id is not None:
+            self.people.update(int(t) for t in shown.track_id if t > 0)
+        return shown
 
 
 class FrameSlot:
@@ -50,7 +134,7 @@ class FrameSlot:
         return frame
 
 
-async def _work(ws: Any, service: AnalysisService, slot: FrameSlot) -> None:
+async def _work(ws: Any, service: AnalysisService, slot: FrameSlot, session: LiveSession) -> None:
     settings = service.settings
     while True:
         n, data = await slot.take()
@@ -64,10 +148,16 @@ async def _work(ws: Any, service: AnalysisService, slot: FrameSlot) -> None:
             upload = check_image(
                 data, "application/octet-stream", f"frame {n}", settings.allowed_types
             )
-            done = await service.analyze(upload)
+            done = await service.analyze(
+                upload, process=functools.partial(session.process, index=n)
+            )
             r = done.result
             reply.update(
-                width=r.width, height=r.height, faces=r.faces.to_dict(), ms=round(done.ms, 1)
+                width=r.width,
+                height=r.height,
+                faces=r.faces.to_dict(),
+                people=len(session.people),
+                ms=round(done.ms, 1),
             )
         except AgeGenderError as e:
             reply.update(error_body(e))
@@ -75,10 +165,25 @@ async def _work(ws: Any, service: AnalysisService, slot: FrameSlot) -> None:
         await ws.send_json(reply)
 
 
+async def _configure(ws: Any, session: LiveSession, text: str) -> None:
+    """Apply a ``{"threshold", "min_face"}`` message; other text is a keep-alive."""
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return
+    if not isinstance(message, dict) or not {"threshold", "min_face"} & set(message):
+        return
+    try:
+        await ws.send_json({"config": session.configure(message)})
+    except BadRequestError as e:
+        await ws.send_json({"config": None, **error_body(e)})
+
+
 async def run_stream(ws: Any, service: AnalysisService) -> None:
     """Serve an accepted WebSocket until the client goes away."""
     slot = FrameSlot()
-    worker = asyncio.create_task(_work(ws, service, slot))
+    session = LiveSession()
+    worker = asyncio.create_task(_work(ws, service, slot, session))
     try:
         while not worker.done():
             msg = await ws.receive()
@@ -86,7 +191,8 @@ async def run_stream(ws: Any, service: AnalysisService) -> None:
                 break
             if msg.get("bytes") is not None:
                 slot.put(msg["bytes"])
-            # text messages are ignored (clients may send keep-alives)
+            elif msg.get("text"):
+                await _configure(ws, session, msg["text"])
     finally:
         worker.cancel()
         with contextlib.suppress(asyncio.CancelledError):

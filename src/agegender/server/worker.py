@@ -7,36 +7,47 @@ still uses every core through onnxruntime's and OpenCV's own intra-op threads.
 Decoding uploads and encoding annotated JPEGs (Pillow, thread-safe) run on a small
 separate pool, so they overlap with the model work of other requests.
 
+Memory: the image's size is read from its header first (an image above ``max_pixels``
+is refused there, 413); then the upload waits for room in a :class:`PixelBudget` of
+``max_inflight_pixels`` decoded pixels, held until its analysis is done. When the last
+large image in flight is done, the allocator's free memory is returned to the system
+(:func:`release_memory`), so the resident size falls back after a burst.
+
 The time limit covers queueing, decoding and analysis. A request that runs out of time
 is answered 504 at once; if its analysis had not started yet it is cancelled, otherwise
-it finishes in the background (a running ONNX call cannot be interrupted) and its
-result is discarded.
+it finishes in the background (a running ONNX call cannot be interrupted), still
+counted in the pixel budget, and its result is discarded.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ..errors import ImageTooLargeError
 from ..io.images import decode_image
 from ..pipeline import Result
 from ..types import Faces
 from .errors import AnalysisTimeoutError, BusyError
+from .memory import PixelBudget, release_memory
 from .settings import ServerSettings
-from .uploads import Upload
+from .uploads import Upload, header_size, too_many_pixels
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -71,6 +82,8 @@ class AnalysisService:
             max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="agegender-io"
         )
         self.pending = 0  # analyses accepted and not answered yet (event loop only)
+        self.budget = PixelBudget(settings.max_inflight_pixels, on_idle=self._release_memory)
+        self._background: set[asyncio.Task[Analysis]] = set()
 
     @property
     def loaded(self) -> bool:
@@ -98,8 +111,22 @@ class AnalysisService:
     def _analyze(self, rgb: NDArray[np.uint8]) -> Faces:
         return self.analyzer().analyze(rgb, channels="RGB")
 
-    async def analyze(self, upload: Upload, *, annotate: bool = False) -> Analysis:
+    def _process(
+        self, process: Callable[[Any, NDArray[np.uint8]], Faces], rgb: NDArray[np.uint8]
+    ) -> Faces:
+        return process(self.analyzer(), rgb)
+
+    async def analyze(
+        self,
+        upload: Upload,
+        *,
+        annotate: bool = False,
+        process: Callable[[Any, NDArray[np.uint8]], Faces] | None = None,
+    ) -> Analysis:
         """Decode and analyze an upload within the time limit.
+
+        ``process(analyzer, rgb)``, when given, runs on the model thread instead of
+        ``analyzer.analyze`` (the live stream's per-connection tracking).
 
         Raises:
             BusyError: ``max_pending`` analyses are already waiting.
@@ -111,9 +138,12 @@ class AnalysisService:
                 f"the server is busy ({self.pending} analyses waiting); retry in a moment"
             )
         self.pending += 1
+        # the work runs as its own task, so that a time-out answers at once while work
+        # that has started finishes (and gives back its pixels) in the background
+        task = asyncio.ensure_future(self._run(upload, annotate, process))
         try:
             return await asyncio.wait_for(
-                self._run(upload, annotate), timeout=self.settings.request_timeout
+                asyncio.shield(task), timeout=self.settings.request_timeout
             )
         except TimeoutError:
             raise AnalysisTimeoutError(
@@ -122,21 +152,73 @@ class AnalysisService:
             ) from None
         finally:
             self.pending -= 1
+            if not task.done():  # timed out, or the request itself was cancelled
+                task.cancel()
+                self._background.add(task)
+                task.add_done_callback(self._background_done)
 
-    async def _run(self, upload: Upload, annotate: bool) -> Analysis:
-        loop = asyncio.get_running_loop()
+    def _background_done(self, task: asyncio.Task[Analysis]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.debug("abandoned analysis ended with %s", type(task.exception()).__name__)
+
+    async def _call(self, pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` on ``pool``. When cancelled, a job that has started is waited for:
+        it cannot be interrupted, and the pixels it holds must stay counted."""
+        job = pool.submit(fn, *args)
+        try:
+            return await asyncio.wrap_future(job)
+        except asyncio.CancelledError:
+            if not job.cancel():
+                await asyncio.wait([asyncio.wrap_future(job)])
+            raise
+
+    async def _run(
+        self,
+        upload: Upload,
+        annotate: bool,
+        process: Callable[[Any, NDArray[np.uint8]], Faces] | None = None,
+    ) -> Analysis:
         t0 = time.perf_counter()
-        decode = partial(
-            decode_image, upload.data, max_pixels=self.settings.max_pixels, name=upload.name
-        )
-        rgb = await loop.run_in_executor(self._io, decode)
-        faces = await loop.run_in_executor(self._model, self._analyze, rgb)
-        jpeg = None
-        if annotate:
-            jpeg = await loop.run_in_executor(self._io, annotated_jpeg, rgb, faces)
-        h, w = rgb.shape[:2]
+        limit = self.settings.max_pixels
+        size = await self._call(self._io, header_size, upload.data, upload.media_type)
+        if size is not None and size[0] * size[1] > limit:
+            raise too_many_pixels(upload.name, size[0], size[1], limit)
+        # unknown size (unreadable header): count the most that decoding lets through
+        pixels = size[0] * size[1] if size is not None else limit
+        await self.budget.acquire(pixels)
+        try:
+            rgb = await self._decode(upload, limit)
+            if process is None:
+                faces = await self._call(self._model, self._analyze, rgb)
+            else:
+                faces = await self._call(self._model, self._process, process, rgb)
+            jpeg = None
+            if annotate:
+                jpeg = await self._call(self._io, annotated_jpeg, rgb, faces)
+            h, w = rgb.shape[:2]
+            del rgb  # before its pixels are given back
+        finally:
+            self.budget.release(pixels)
         result = Result(upload.name, faces, width=w, height=h)
         return Analysis(result=result, ms=(time.perf_counter() - t0) * 1000.0, jpeg=jpeg)
+
+    async def _decode(self, upload: Upload, limit: int) -> NDArray[np.uint8]:
+        decode = partial(decode_image, upload.data, max_pixels=limit, name=upload.name)
+        try:
+            return await self._call(self._io, decode)
+        except ImageTooLargeError:  # the header was not readable by header_size()
+            log.info("refused an image above max_pixels=%d (raise AGEGENDER_MAX_PIXELS)", limit)
+            raise ImageTooLargeError(
+                f"{upload.name}: the image has more pixels than this server's limit of "
+                f"{limit:,}; downscale it so that width x height is at most {limit:,} and "
+                "send it again"
+            ) from None
+
+    def _release_memory(self) -> None:
+        """The budget's ``on_idle``: a burst is over; trim the allocator off the loop."""
+        with contextlib.suppress(RuntimeError):  # shutting down
+            self._io.submit(release_memory)
 
     def close(self) -> None:
         """Stop the threads; queued work is cancelled, a running analysis finishes."""

@@ -3,7 +3,7 @@
 "use strict";
 
 import { initKey, loadModels } from "./about.js";
-import { initLive, stopLive } from "./live.js";
+import { fitStage, initLive, stopLive } from "./live.js";
 import { initResult, markStale, showResult } from "./photo.js";
 import { $, api, setStatus } from "./util.js";
 
@@ -22,6 +22,7 @@ function showTab(name, { focus = false } = {}) {
     if (on && focus) tab.focus();
   }
   if (name !== "live") stopLive();
+  else requestAnimationFrame(fitStage);
   if (name === "about") loadModels();
   if (location.hash !== `#${name}`) history.replaceState(null, "", `#${name}`);
 }

@@ -1,4 +1,6 @@
 // The Live tab: webcam frames over the WebSocket, answers drawn over the video.
+// The server tracks faces per connection: each person keeps a track id and one
+// steadying answer. A lost connection is retried with backoff ("reconnecting…").
 "use strict";
 
 import { drawAnnotated } from "./draw.js";
@@ -7,10 +9,40 @@ import { $, apiKey, el, setStatus } from "./util.js";
 const LIVE_WIDTH = 640; // frames are downscaled to this width before they are sent
 const LIVE_QUALITY = 0.7; // JPEG quality of live frames
 
+const BACKOFF_MS = [500, 1000, 2000, 4000, 8000]; // then every 8 s
+const NO_RETRY = new Set([4401, 4403]); // wrong key, foreign origin: retrying cannot help
+
 const live = {
   stream: null, ws: null, running: false, inFlight: false, last: null,
   sentAt: 0, lastReplyAt: 0, fps: 0, raf: 0, grab: document.createElement("canvas"),
+  retries: 0, retryTimer: 0, frames: 0, ids: new Set(),
 };
+
+/** The page's detection options, as the stream's config message. */
+function options() {
+  const t = Number($("#live-threshold").value);
+  const m = Math.max(0, Math.round(Number($("#live-minface").value) || 0));
+  return { threshold: t, min_face: m };
+}
+
+function sendOptions() {
+  if (live.ws && live.ws.readyState === WebSocket.OPEN) live.ws.send(JSON.stringify(options()));
+}
+
+/** Keep the stage (and so Start/Stop and the numbers above it) within the window. */
+export function fitStage() {
+  const stage = $("#video-stage");
+  if (!stage || stage.offsetParent === null) return;
+  const top = stage.getBoundingClientRect().top + window.scrollY; // from the top of the page
+  const room = window.innerHeight - top - 16;
+  stage.style.setProperty("--stage-max-h", `${Math.max(200, room)}px`);
+}
+
+/** The Live status line; the stage is refitted as the line comes and goes. */
+function liveStatus(text, kind = "") {
+  setStatus($("#live-status"), text, kind);
+  requestAnimationFrame(fitStage);
+}
 
 function liveError(err) {
   const messages = {
@@ -19,7 +51,7 @@ function liveError(err) {
     NotReadableError: "The camera is in use by another application.",
     OverconstrainedError: "That camera is not available any more; choose another one.",
   };
-  setStatus($("#live-status"), messages[err?.name] || err?.message || String(err), "error");
+  liveStatus(messages[err?.name] || err?.message || String(err), "error");
 }
 
 async function listCameras() {
@@ -34,7 +66,7 @@ async function listCameras() {
 
 export async function startLive() {
   if (live.running) return;
-  setStatus($("#live-status"), "");
+  liveStatus("");
   if (!navigator.mediaDevices?.getUserMedia) {
     liveError(new Error("This browser gives no camera to this page: the camera needs https:// or localhost."));
     return;
@@ -56,7 +88,9 @@ export async function startLive() {
   await listCameras();
   const used = live.stream.getVideoTracks()[0]?.getSettings().deviceId;
   if (used) $("#camera").value = used;
-  $("#video-stage").style.setProperty("--ar", `${video.videoWidth || 4} / ${video.videoHeight || 3}`);
+  $("#video-stage").style.setProperty("--arw", String(video.videoWidth || 4));
+  $("#video-stage").style.setProperty("--arh", String(video.videoHeight || 3));
+  fitStage();
   $("#live-placeholder").hidden = true;
   $("#live-start").disabled = true;
   $("#live-stop").disabled = false;
@@ -64,6 +98,9 @@ export async function startLive() {
   live.running = true;
   live.fps = 0;
   live.last = null;
+  live.frames = 0;
+  live.ids = new Set();
+  live.retries = 0;
   openSocket();
   live.raf = requestAnimationFrame(renderLive);
 }
@@ -72,6 +109,7 @@ export function stopLive() {
   const wasRunning = live.running;
   live.running = false;
   cancelAnimationFrame(live.raf);
+  clearTimeout(live.retryTimer);
   if (live.ws) {
     live.ws.onclose = null;
     live.ws.close();
@@ -94,6 +132,7 @@ export function stopLive() {
   $("#fps").textContent = "–";
   $("#latency").textContent = "–";
   $("#live-count").textContent = "–";
+  $("#live-people").textContent = "–";
   if (wasRunning && document.activeElement === $("#live-stop")) $("#live-start").focus();
 }
 
@@ -103,36 +142,78 @@ function openSocket() {
   const ws = new WebSocket(`${proto}//${location.host}/v1/stream${key ? `?key=${encodeURIComponent(key)}` : ""}`);
   live.ws = ws;
   live.inFlight = false;
-  ws.onopen = () => sendFrame();
+  ws.onopen = () => {
+    if (live.retries) {
+      liveStatus("Reconnected. Track ids start again from 1.", "");
+      setTimeout(() => { if ($("#live-status").textContent.startsWith("Reconnected")) liveStatus(""); }, 3000);
+    }
+    live.retries = 0;
+    $("#overlay").dataset.connected = "1";
+    sendOptions();
+    sendFrame();
+  };
   ws.onmessage = (ev) => {
     const msg = JSON.parse(ev.data);
+    if ("config" in msg) {
+      if (msg.error) liveStatus(msg.error.message, "error");
+      return;
+    }
     if (msg.frame === undefined) {
+      // refused before streaming (API key, rate limit, origin)
       liveError(new Error(msg.error ? msg.error.message : "the server refused the stream"));
-      stopLive();
       return;
     }
     const now = performance.now();
     live.inFlight = false;
     if (msg.error) {
-      setStatus($("#live-status"), msg.error.message, "error");
+      liveStatus(msg.error.message, "error");
     } else {
-      live.last = { ...msg, at: now };
-      if (live.lastReplyAt) {
-        const inst = 1000 / Math.max(1, now - live.lastReplyAt);
-        live.fps = live.fps ? live.fps * 0.8 + inst * 0.2 : inst;
-      }
-      live.lastReplyAt = now;
-      $("#fps").textContent = live.fps ? live.fps.toFixed(1) : "–";
-      $("#latency").textContent = `${Math.round(now - live.sentAt)} ms`;
-      $("#live-count").textContent = String(msg.faces.length);
+      onAnswer(msg, now);
     }
     sendFrame();
   };
   ws.onclose = (ev) => {
-    if (!live.running) return;
-    stopLive();
-    liveError(new Error(ev.reason || `The stream closed (code ${ev.code}).`));
+    if (!live.running || live.ws !== ws) return;
+    live.ws = null;
+    live.inFlight = false;
+    live.last = null;
+    $("#overlay").dataset.connected = "0";
+    $("#fps").textContent = "–";
+    $("#latency").textContent = "–";
+    live.fps = 0;
+    live.lastReplyAt = 0;
+    if (NO_RETRY.has(ev.code)) {
+      const why = $("#live-status").textContent;
+      stopLive();
+      liveError(new Error(why || ev.reason || `The server refused the stream (code ${ev.code}).`));
+      return;
+    }
+    const wait = BACKOFF_MS[Math.min(live.retries, BACKOFF_MS.length - 1)];
+    live.retries += 1;
+    liveStatus(
+      `Reconnecting… the connection to the server was lost (attempt ${live.retries}, next try in ` +
+      `${(wait / 1000).toFixed(1)} s). If this goes on, check that the server is running.`, "busy reconnecting");
+    live.retryTimer = setTimeout(() => { if (live.running) openSocket(); }, wait);
   };
+}
+
+function onAnswer(msg, now) {
+  live.last = { ...msg, at: now };
+  live.frames += 1;
+  for (const f of msg.faces) if (f.track_id > 0) live.ids.add(f.track_id);
+  if (live.lastReplyAt) {
+    const inst = 1000 / Math.max(1, now - live.lastReplyAt);
+    live.fps = live.fps ? live.fps * 0.8 + inst * 0.2 : inst;
+  }
+  live.lastReplyAt = now;
+  const overlay = $("#overlay");
+  overlay.dataset.frames = String(live.frames);
+  overlay.dataset.ids = msg.faces.map((f) => f.track_id).sort((a, b) => a - b).join(",");
+  overlay.dataset.seen = String(live.ids.size);
+  $("#fps").textContent = live.fps ? live.fps.toFixed(1) : "–";
+  $("#latency").textContent = `${Math.round(now - live.sentAt)} ms`;
+  $("#live-count").textContent = String(msg.faces.length);
+  $("#live-people").textContent = String(msg.people ?? live.ids.size);
 }
 
 function sendFrame() {
@@ -187,6 +268,11 @@ export function initLive() {
   $("#live-start").addEventListener("click", startLive);
   $("#live-stop").addEventListener("click", () => stopLive());
   $("#mirror").addEventListener("change", (e) => $("#video-stage").classList.toggle("mirror", e.target.checked));
+  const out = $("#live-threshold-out");
+  $("#live-threshold").addEventListener("input", (e) => { out.textContent = Number(e.target.value).toFixed(2); });
+  $("#live-threshold").addEventListener("change", sendOptions);
+  $("#live-minface").addEventListener("change", sendOptions);
+  window.addEventListener("resize", fitStage);
   $("#camera").addEventListener("change", async () => {
     if (!live.running) return;
     stopLive();
