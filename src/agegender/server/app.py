@@ -43,12 +43,14 @@ from .settings import ServerSettings
 from .stream import run_stream
 from .uploads import (
     MULTIPART_OVERHEAD,
+    SMALLER,
     Upload,
     check_image,
     check_type,
     media_type,
     parse_multipart,
     read_limited,
+    route_multipart_logs,
 )
 from .worker import AnalysisService
 
@@ -70,7 +72,13 @@ IMAGE_BODY: dict[str, Any] = {
             },
             **{
                 t: _BINARY
-                for t in ("image/jpeg", "image/png", "image/webp", "application/octet-stream")
+                for t in (
+                    "image/jpeg",
+                    "image/png",
+                    "image/webp",
+                    "image/avif",
+                    "application/octet-stream",
+                )
             },
         },
     }
@@ -80,7 +88,7 @@ GUARD_ERRORS: dict[int | str, dict[str, Any]] = {
     429: {"description": "rate limited; see Retry-After"},
 }
 ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "not a decodable image, or no 'image' field"},
+    400: {"description": "not a decodable image, no 'image' field, or more than one file"},
     **GUARD_ERRORS,
     413: {"description": "body above max_upload_bytes, or image above max_pixels (header)"},
     415: {"description": "content type not accepted"},
@@ -133,7 +141,8 @@ async def read_upload(request: Request, settings: ServerSettings) -> Upload:
         upload = parse_multipart(body, boundary, settings.allowed_types)
         if len(upload.data) > limit:
             raise PayloadTooLargeError(
-                f"the image is {len(upload.data):,} bytes, above the limit of {limit:,}"
+                f"the image is {len(upload.data):,} bytes, above this server's limit of "
+                f"{limit:,} bytes; {SMALLER}"
             )
         return upload
     check_type(kind, settings.allowed_types)  # refused before the body is read
@@ -146,6 +155,7 @@ def create_app(settings: ServerSettings | None = None, analyzer: Any = None) -> 
     ``analyzer`` (an :class:`~agegender.Analyzer`) defaults to one built from the settings
     on first use."""
     settings = settings or ServerSettings.from_env()
+    route_multipart_logs()
     service = AnalysisService(settings, analyzer)
     limiter = RateLimiter(settings.rate_limit)
 
@@ -220,7 +230,7 @@ def create_app(settings: ServerSettings | None = None, analyzer: Any = None) -> 
 
     v1 = [Depends(guard)]
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html")
 

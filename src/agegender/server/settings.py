@@ -1,19 +1,20 @@
 """Server settings: a dataclass with safe defaults, each overridable from the environment.
 
-=============================  ==============================  ============================
-field                          environment variable            default
-=============================  ==============================  ============================
-``max_upload_bytes``           ``AGEGENDER_MAX_UPLOAD_BYTES``  10 MB (10,000,000 bytes)
-``max_pixels``                 ``AGEGENDER_MAX_PIXELS``        40,000,000 (40 MP)
-``allowed_types``              ``AGEGENDER_ALLOWED_TYPES``     JPEG, PNG, WebP, BMP, GIF, TIFF
-``rate_limit``                 ``AGEGENDER_RATE_LIMIT``        120 requests/minute/IP (0: off)
-``request_timeout``            ``AGEGENDER_REQUEST_TIMEOUT``   30 seconds
-``max_pending``                ``AGEGENDER_MAX_PENDING``       32 analyses queued or running
-``api_key``                    ``AGEGENDER_API_KEY``           none (no key needed)
-``cors_origins``               ``AGEGENDER_CORS_ORIGINS``      none (CORS off)
-``trust_proxy``                ``AGEGENDER_TRUST_PROXY``       off (client IP = socket peer)
-``detector`` ... ``tta``       ``AGEGENDER_DETECTOR`` ...      the CLI's defaults
-=============================  ==============================  ============================
+========================  =================================  =====================================
+field                     environment variable               default
+========================  =================================  =====================================
+``max_upload_bytes``      ``AGEGENDER_MAX_UPLOAD_BYTES``     10 MB (10,000,000 bytes)
+``max_pixels``            ``AGEGENDER_MAX_PIXELS``           40,000,000 (40 MP)
+``max_inflight_pixels``   ``AGEGENDER_MAX_INFLIGHT_PIXELS``  80,000,000 (0: no cap)
+``allowed_types``         ``AGEGENDER_ALLOWED_TYPES``        JPEG, PNG, WebP, AVIF, BMP, GIF, TIFF
+``rate_limit``            ``AGEGENDER_RATE_LIMIT``           120 requests/minute/IP (0: off)
+``request_timeout``       ``AGEGENDER_REQUEST_TIMEOUT``      30 seconds
+``max_pending``           ``AGEGENDER_MAX_PENDING``          32 analyses queued or running
+``api_key``               ``AGEGENDER_API_KEY``              none (no key needed)
+``cors_origins``          ``AGEGENDER_CORS_ORIGINS``         none (CORS off)
+``trust_proxy``           ``AGEGENDER_TRUST_PROXY``          off (client IP = socket peer)
+``detector`` ... ``tta``  ``AGEGENDER_DETECTOR`` ...         the CLI's defaults
+========================  =================================  =====================================
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ DEFAULT_ALLOWED_TYPES: tuple[str, ...] = (
     "image/jpeg",
     "image/png",
     "image/webp",
+    "image/avif",
     "image/bmp",
     "image/gif",
     "image/tiff",
@@ -38,6 +40,7 @@ DEFAULT_ALLOWED_TYPES: tuple[str, ...] = (
 _ENV: dict[str, str] = {
     "max_upload_bytes": "AGEGENDER_MAX_UPLOAD_BYTES",
     "max_pixels": "AGEGENDER_MAX_PIXELS",
+    "max_inflight_pixels": "AGEGENDER_MAX_INFLIGHT_PIXELS",
     "allowed_types": "AGEGENDER_ALLOWED_TYPES",
     "rate_limit": "AGEGENDER_RATE_LIMIT",
     "request_timeout": "AGEGENDER_REQUEST_TIMEOUT",
@@ -63,6 +66,9 @@ class ServerSettings:
 
     max_upload_bytes: int = 10_000_000
     max_pixels: int = 40_000_000
+    #: decoded pixels in flight (decoding, waiting for the model, analyzed) over all requests;
+    #: an upload waits until its pixels fit (one larger than this runs alone); 0: no cap
+    max_inflight_pixels: int = 80_000_000
     allowed_types: tuple[str, ...] = DEFAULT_ALLOWED_TYPES
     #: requests per minute per client IP on ``/v1/*`` (token bucket, burst = a minute's worth)
     rate_limit: int = 120
@@ -125,6 +131,8 @@ class ServerSettings:
         for name in ("max_upload_bytes", "max_pixels", "max_pending"):
             if int(getattr(s, name)) < 1:
                 raise InputError(f"server setting {name} must be at least 1")
+        if int(s.max_inflight_pixels) < 0:
+            raise InputError("server setting max_inflight_pixels must be >= 0 (0: no cap)")
         if s.request_timeout <= 0 or s.rate_limit < 0:
             raise InputError("request_timeout must be > 0 seconds and rate_limit >= 0")
         return s
@@ -150,7 +158,13 @@ def _split(raw: str) -> tuple[str, ...]:
 
 def _parse(name: str, raw: str, var: str) -> Any:
     try:
-        if name in ("max_upload_bytes", "max_pixels", "rate_limit", "max_pending"):
+        if name in (
+            "max_upload_bytes",
+            "max_pixels",
+            "max_inflight_pixels",
+            "rate_limit",
+            "max_pending",
+        ):
             return int(float(raw))
         if name == "request_timeout":
             return float(raw)

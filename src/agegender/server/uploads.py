@@ -7,13 +7,21 @@ streaming parser instead.
 
 from __future__ import annotations
 
+import io
+import logging
+import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from ..errors import ImageTooLargeError
 from .errors import BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
+
+log = logging.getLogger(__name__)
 
 #: Room for multipart boundaries and part headers on top of the image itself.
 MULTIPART_OVERHEAD = 64 * 1024
+#: What a client can do about an upload above ``max_upload_bytes``.
+SMALLER = "send a smaller file (downscale the image, or save it as a JPEG of lower quality)"
 #: Multipart field names that may carry the image.
 IMAGE_FIELDS = ("image", "file")
 
@@ -26,6 +34,20 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"II*\x00", "image/tiff"),
     (b"MM\x00*", "image/tiff"),
 )
+#: ISO-BMFF brands of AVIF files (major brand, or a compatible brand of a HEIF container).
+_AVIF_BRANDS = (b"avif", b"avis")
+#: The Pillow plugin of each accepted type: the one that reads its header (:func:`header_size`).
+PIL_FORMATS = {
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/gif": "GIF",
+    "image/bmp": "BMP",
+    "image/tiff": "TIFF",
+    "image/webp": "WEBP",
+    "image/avif": "AVIF",
+}
+#: What the accepted images are, for messages.
+FORMAT_NAMES = "JPEG, PNG, WebP, AVIF, BMP, GIF or TIFF"
 
 
 @dataclass(frozen=True)
@@ -37,10 +59,24 @@ class Upload:
     media_type: str
 
 
+def _is_avif(data: bytes) -> bool:
+    """An ISO-BMFF ``ftyp`` box whose major or compatible brands say AVIF."""
+    if data[4:8] != b"ftyp":
+        return False
+    if data[8:12] in _AVIF_BRANDS:
+        return True
+    size = int.from_bytes(data[:4], "big")
+    if data[8:12] not in (b"mif1", b"msf1") or not 16 <= size <= min(len(data), 4096):
+        return False
+    return any(data[i : i + 4] in _AVIF_BRANDS for i in range(16, size - 3, 4))
+
+
 def sniff(data: bytes) -> str | None:
-    """The image type that the first bytes show (JPEG, PNG, GIF, BMP, TIFF, WebP), or None."""
+    """The image type that the first bytes show (JPEG, PNG, GIF, BMP, TIFF, WebP, AVIF), or None."""
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
+    if _is_avif(data):
+        return "image/avif"
     for magic, kind in _MAGIC:
         if data.startswith(magic):
             return kind
@@ -66,13 +102,16 @@ async def read_limited(
     """The whole body, refused (413) as soon as it is known to be above ``limit`` bytes."""
     if content_length is not None and content_length.isdigit() and int(content_length) > limit:
         raise PayloadTooLargeError(
-            f"the upload is {int(content_length):,} bytes, above the limit of {limit:,}"
+            f"the upload is {int(content_length):,} bytes, above this server's limit of "
+            f"{limit:,} bytes; {SMALLER}"
         )
     body = bytearray()
     async for chunk in chunks:
         body += chunk
         if len(body) > limit:
-            raise PayloadTooLargeError(f"the upload is above the limit of {limit:,} bytes")
+            raise PayloadTooLargeError(
+                f"the upload is above this server's limit of {limit:,} bytes; {SMALLER}"
+            )
     return bytes(body)
 
 
@@ -93,10 +132,83 @@ def check_image(data: bytes, declared: str, name: str, allowed: tuple[str, ...])
     kind = sniff(data)
     if kind is None or kind not in allowed:
         raise BadRequestError(
-            f"{name}: not a recognised image ({len(data):,} bytes); send a JPEG, PNG, WebP, "
-            "BMP, GIF or TIFF image"
+            f"{name}: not a recognised image ({len(data):,} bytes); send a {FORMAT_NAMES} image"
         )
     return Upload(data=data, name=name, media_type=kind)
+
+
+def header_size(data: bytes, kind: str) -> tuple[int, int] | None:
+    """Width and height read from the image's header, without decoding any pixel.
+
+    Only the sniffed type's own Pillow plugin reads the bytes, and no process-wide setting
+    (such as ``Image.MAX_IMAGE_PIXELS``) is consulted or changed. None when the header
+    cannot be read: decoding then reports what is wrong.
+    """
+    from PIL import Image
+
+    fmt = PIL_FORMATS.get(kind)
+    if fmt is None:
+        return None
+    Image.init()
+    entry = Image.OPEN.get(fmt)
+    if entry is None:  # this Pillow has no such plugin
+        return None
+    factory, accept = entry
+    try:
+        if accept is not None and not accept(data[:16]):
+            return None
+        im = factory(io.BytesIO(data), "")
+    except Exception:  # noqa: BLE001 - any failure means "unknown"; decoding says why
+        return None
+    try:
+        width, height = im.size
+    finally:
+        im.close()
+    return int(width), int(height)
+
+
+def too_many_pixels(name: str, width: int, height: int, limit: int) -> ImageTooLargeError:
+    """The 413 for an image above ``limit`` pixels: what the client can do about it.
+
+    The advice for the operator (how to raise the limit) goes to the server's log only.
+    """
+    scale = math.sqrt(limit / (width * height))
+    w, h = max(int(width * scale), 1), max(int(height * scale), 1)
+    log.info(
+        "refused an image of %dx%d = %d pixels, above max_pixels=%d (to accept larger "
+        "images, raise AGEGENDER_MAX_PIXELS or serve(max_pixels=...))",
+        width,
+        height,
+        width * height,
+        limit,
+    )
+    return ImageTooLargeError(
+        f"{name}: {width}x{height} = {width * height:,} pixels is above this server's limit "
+        f"of {limit:,} pixels; downscale it to at most {w}x{h} (or any size whose width x "
+        f"height is at most {limit:,}) and send it again"
+    )
+
+
+class _MultipartLogs(logging.Handler):
+    """python-multipart's records, re-logged on ours (prefixed, at DEBUG)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        log.debug("python-multipart: %s", record.getMessage())
+
+
+def route_multipart_logs() -> None:
+    """Send python-multipart's log records through our logger instead of the root's.
+
+    Its parser logs a warning for each malformed body; left alone, the root logger's
+    last-resort handler would print it unprefixed on stderr for every bad request. The
+    client gets a 400 with the reason and the access log has the request, so the
+    parser's own words are kept at DEBUG (``agegender.server.uploads``). Idempotent.
+    """
+    for name in ("python_multipart", "multipart"):
+        lg = logging.getLogger(name)
+        if not any(isinstance(h, _MultipartLogs) for h in lg.handlers):
+            lg.addHandler(_MultipartLogs())
+        lg.propagate = False
 
 
 def parse_multipart(body: bytes, boundary: str, allowed: tuple[str, ...]) -> Upload:
@@ -148,23 +260,29 @@ def parse_multipart(body: bytes, boundary: str, allowed: tuple[str, ...]) -> Upl
         parser.finalize()
     except Exception as e:  # noqa: BLE001 - any parser failure is a malformed body
         raise BadRequestError(f"malformed multipart body ({e})") from None
+    files: list[tuple[str, str, dict[str, bytes], bytearray]] = []
     for part in parts:
         headers: dict[str, bytes] = part["headers"]  # type: ignore[assignment]
         _, disp = parse_options_header(headers.get("content-disposition", b""))
         name = disp.get(b"name", b"").decode("utf-8", "replace")
-        if name not in IMAGE_FIELDS:
-            continue
-        filename = disp.get(b"filename", b"").decode("utf-8", "replace").replace("\\", "/")
-        filename = filename.rsplit("/", 1)[-1] or "upload"
-        declared, _ = media_type(headers.get("content-type", b"").decode("latin-1"))
-        # browsers send "" for unknown extensions; curl sends octet-stream: both are sniffed
-        return check_image(
-            bytes(part["data"]),  # type: ignore[arg-type]
-            declared or "application/octet-stream",
-            filename,
-            allowed,
+        if name in IMAGE_FIELDS or b"filename" in disp:
+            filename = disp.get(b"filename", b"").decode("utf-8", "replace").replace("\\", "/")
+            files.append((name, filename.rsplit("/", 1)[-1], headers, part["data"]))  # type: ignore[arg-type]
+    if len(files) > 1:
+        fields = ", ".join(repr(f[0]) for f in files)
+        raise BadRequestError(
+            f"the form holds {len(files)} files (fields {fields}); send one image per "
+            "request, in a field named 'image' (each answer describes one image)"
         )
-    raise BadRequestError(
-        "no image in the form: send the file in a field named 'image' (or 'file'), e.g. "
-        "curl -F image=@photo.jpg"
+    if not files or files[0][0] not in IMAGE_FIELDS:
+        got = f" (it has a file in the field {files[0][0]!r})" if files else ""
+        raise BadRequestError(
+            f"no image in the form{got}: send the file in a field named 'image' (or 'file'), "
+            "e.g. curl -F image=@photo.jpg"
+        )
+    _, filename, headers, data = files[0]
+    declared, _ = media_type(headers.get("content-type", b"").decode("latin-1"))
+    # browsers send "" for unknown extensions; curl sends octet-stream: both are sniffed
+    return check_image(
+        bytes(data), declared or "application/octet-stream", filename or "upload", allowed
     )
