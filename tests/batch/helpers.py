@@ -64,6 +64,13 @@ def by_source(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+def assert_each_once(rows: dict[str, list[dict[str, Any]]]) -> None:
+    """Each input's rows are one null-face row, or faces 0..n-1 each once (no duplicate)."""
+    for src, rs in rows.items():
+        faces = sorted(-1 if r["face"] is None else r["face"] for r in rs)
+        assert faces == [-1] or faces == list(range(len(rs))), (src, faces)
+
+
 def close(a: float | None, b: float | None, tol: float = 1e-4) -> bool:
     return a is not None and b is not None and abs(a - b) <= tol
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.batch.helpers import (
+    assert_each_once,
     assert_same_as_analyze,
     by_source,
     make_inputs,
@@ -78,12 +79,14 @@ def test_dead_workers_are_replaced_and_a_killer_input_becomes_an_error_row(utkfa
     factory = functools.partial(crashing_analyzer, str(tmp_path))
     s = batch([folder], tmp_path / "out", workers=2, batch_size=4, factory=factory)
     rows = by_source(read_rows(tmp_path / "out"))
-    assert len(rows) == 14 and all(len(v) == 1 for v in rows.values())
+    assert len(rows) == 14
+    assert_each_once(rows)
     (poison,) = rows[str(folder / "poison.jpg")]
     assert poison["error_type"] == "WorkerDiedError" and "2 times" in poison["error_message"]
     assert rows[str(folder / "crash-once.jpg")][0]["face"] == 0  # retried, then analyzed
     assert (tmp_path / "crash-once.jpg.crashed").exists()
-    assert s.errors == 1 and s.done == 14 and s.faces == 13
+    assert s.errors == 1 and s.done == 14
+    assert s.faces == sum(r["face"] is not None for v in rows.values() for r in v) >= 13
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -111,17 +112,19 @@ def _pass(items: list[Item], spec: WorkerSpec, out: Path, fmt: Format, run: dict
         records = [{"source": it.source, "size": it.size, "mtime_ns": it.mtime_ns, "error": it.error}
                    for it in items]
         ds = ray.data.from_items(records, override_num_blocks=math.ceil(len(items) / per_block))
-        ds = ds.map_batches(
-            AnalyzerActor,
-            fn_constructor_kwargs={"spec": spec, "out": str(out), "fmt": fmt, "run": run},
-            batch_size=None,  # one block = one batch = one part file
-            batch_format="pyarrow",
-            concurrency=workers,
-            num_cpus=spec.threads or 1,
-            max_restarts=-1,
-            max_task_retries=1,
-            **({"num_gpus": gpus} if gpus else {}),
-        )
+        with warnings.catch_warnings():  # actor retries have no named parameter yet
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ds = ds.map_batches(
+                AnalyzerActor,
+                fn_constructor_kwargs={"spec": spec, "out": str(out), "fmt": fmt, "run": run},
+                batch_size=None,  # one block = one batch = one part file
+                batch_format="pyarrow",
+                compute=ray.data.ActorPoolStrategy(size=workers),
+                num_cpus=spec.threads or 1,
+                max_restarts=-1,  # a dead actor is restarted ...
+                max_task_retries=1,  # ... and its block retried once
+                **({"num_gpus": gpus} if gpus else {}),
+            )
         for b in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
             for row in b.to_pylist():
                 on_summary(row)
