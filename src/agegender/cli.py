@@ -9,32 +9,23 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
+from .cli_options import (
+    Parser,
+    add_global_options,
+    nonnegative_int,
+    output_folder,
+    positive_int,
+    probability,
+    spread_global_options,
+    writable_file,
+)
+from .progress import Progress
+
 log = logging.getLogger("agegender")
-
-
-class Progress:
-    """A one-line progress bar on stderr, only when stderr is a terminal."""
-
-    def __init__(self, total: int | None, enabled: bool) -> None:
-        self.total, self.n, self.enabled = total, 0, enabled and sys.stderr.isatty()
-        self.t0 = time.monotonic()
-
-    def step(self, faces: int = 0) -> None:
-        self.n += 1
-        if not self.enabled:
-            return
-        rate = self.n / max(time.monotonic() - self.t0, 1e-9)
-        tot = f"/{self.total}" if self.total else ""
-        sys.stderr.write(f"\ranalyzing {self.n}{tot} images  {rate:5.1f} img/s ")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled and self.n:
-            sys.stderr.write("\n")
+__all__ = ["Progress", "build_parser", "main"]
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
@@ -43,9 +34,13 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gender-model", default="cydral-gender", help="model name or ensemble; 'none' to skip")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="onnxruntime device")
     p.add_argument("--tta", default="none", choices=["none", "flip", "oversample"], help="test-time augmentation")
-    p.add_argument("--threshold", type=float, default=None, help="minimum detection score 0..1")
-    p.add_argument("--min-face", type=int, default=None, metavar="PIXELS", help="smallest face to report")
-    p.add_argument("--max-pixels", type=int, default=None, help="refuse images above this many pixels")
+    p.add_argument("--threshold", type=probability, default=None,
+                   help="minimum detection score 0..1 (default: the detector's own)")
+    p.add_argument("--min-face", type=nonnegative_int, default=None, metavar="PIXELS",
+                   help="smallest face to report (default: the detector's own, 20)")
+    p.add_argument("--max-pixels", type=positive_int, default=None, metavar="N",
+                   help="refuse images above N pixels, from their header (default: 100,000,000 "
+                   "or AGEGENDER_MAX_PIXELS)")
     p.add_argument(
         "--mask-background", action=argparse.BooleanOptionalAction, default=None,
         help="fade all but the face ellipse to the chip's mean before estimation "
@@ -71,13 +66,14 @@ def _model_kwargs(a: argparse.Namespace) -> dict[str, Any]:
 def _analyzer(a: argparse.Namespace) -> Any:
     from .pipeline import Analyzer
 
-    return Analyzer(**_model_kwargs(a))
+    inflight = getattr(a, "max_inflight_pixels", None)
+    return Analyzer(**_model_kwargs(a), **({"max_inflight_pixels": inflight} if inflight else {}))
 
 
 def cmd_analyze(a: argparse.Namespace) -> int:
     from .annotation import annotate
     from .errors import InputError
-    from .io.images import expand_inputs
+    from .io.images import Skipped, expand_inputs
     from .io.writers import CsvWriter, annotated_path, json_line
     from .video_cli import run_videos, split_inputs
 
@@ -87,16 +83,23 @@ def cmd_analyze(a: argparse.Namespace) -> int:
     if not images and not video_sources:
         raise InputError("nothing to analyze: give image or video paths, folders, -, or --camera")
     failed = run_videos(analyzer, video_sources, a) if video_sources else 0
-    sources = list(expand_inputs(images))
+    skipped: list[Skipped] = []
+    sources = list(expand_inputs(images, skipped=skipped))
     out_dir = Path(a.out) if a.out and sources else None
-    if out_dir:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    csv_file = open(a.csv, "w", newline="", encoding="utf-8") if a.csv else None  # noqa: SIM115
+    try:
+        if out_dir:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        csv_file = open(a.csv, "w", newline="", encoding="utf-8") if a.csv else None  # noqa: SIM115
+    except OSError as e:
+        raise InputError(f"cannot write {e.filename}: {e.strerror or e}") from e
     csvw = CsvWriter(csv_file) if csv_file else None
     progress = Progress(len(sources), enabled=len(sources) > 1 and not a.quiet)
     used: set[Path] = set()
+    results = analyzer.analyze_many(
+        sources, keep_images=out_dir is not None, on_step=lambda r: progress.step()
+    )
     try:
-        for i, r in enumerate(analyzer.analyze_many(sources, keep_images=out_dir is not None)):
+        for i, r in _above(progress, enumerate(results)):
             d = r.to_dict()
             sys.stdout.write(json_line(d) + "\n")
             sys.stdout.flush()
@@ -113,15 +116,34 @@ def cmd_analyze(a: argparse.Namespace) -> int:
                 from PIL import Image
 
                 Image.fromarray(annotate(r.image, r.faces, channels="RGB")).save(dest, quality=92)
-            progress.step(len(r.faces))
+            if progress.n < i + 1:  # inputs whose detection never ran (a model error)
+                progress.step(i + 1 - progress.n)
     finally:
         progress.close()
         if csv_file:
             csv_file.close()
+    if skipped:
+        log.warning("%s", _skip_summary(skipped, listed=a.verbose))
     if failed:
         total = len(sources) + len(video_sources)
         log.error("%d of %d inputs failed (see the error lines above and in the JSON)", failed, total)
     return 1 if failed else 0
+
+
+def _above(progress: Progress, items: Any) -> Any:
+    """``items``, with log lines printed above the progress line while they are consumed."""
+    with progress.logging_above():
+        yield from items
+
+
+def _skip_summary(skipped: list[Any], *, listed: bool) -> str:
+    kinds: dict[str, int] = {}
+    for s in skipped:
+        kinds[s.kind] = kinds.get(s.kind, 0) + 1
+    detail = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items(), key=lambda kv: -kv[1]))
+    n = len(skipped)
+    where = "listed above" if listed else "-v lists them"
+    return f"skipped {n} {'entry' if n == 1 else 'entries'} in the folders given ({detail}); {where}"
 
 
 def cmd_models(a: argparse.Namespace) -> int:
@@ -242,20 +264,23 @@ def cmd_serve(a: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="agegender",
         description="Find faces; estimate apparent age and perceived gender, offline.",
     )
     p.add_argument("--version", action="version", version=f"agegender {__version__}")
-    p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
-    p.add_argument("-q", "--quiet", action="store_true", help="only errors on stderr")
+    add_global_options(p)
     sub = p.add_subparsers(dest="command", required=True)
 
     an = sub.add_parser("analyze", help="analyze images, folders, or - (image bytes on stdin)")
     an.add_argument("inputs", nargs="*", help="images, videos, folders (recursive), stream URLs, or -")
-    an.add_argument("--out", metavar="DIR|FILE.mp4", help="write annotated images (and videos) here")
-    an.add_argument("--csv", metavar="FILE", help="write one CSV row per face")
+    an.add_argument("--out", metavar="DIR|FILE.mp4", type=output_folder,
+                    help="write annotated images (and videos) here")
+    an.add_argument("--csv", metavar="FILE", type=writable_file, help="write one CSV row per face")
     _add_model_options(an)
+    an.add_argument("--max-inflight-pixels", type=positive_int, default=None, metavar="N",
+                    help="decoded pixels held at once, all images together; larger images go one "
+                    "at a time (default: 128,000,000, or AGEGENDER_MAX_INFLIGHT_PIXELS)")
     from .video_cli import add_video_options
 
     add_video_options(an)
@@ -286,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .batch_cli import add_batch_parser
 
     add_batch_parser(sub, _add_model_options, _model_kwargs)
+    spread_global_options(sub.choices.values())  # -q, -v, --debug after the subcommand too
     return p
 
 
@@ -295,8 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     a = parser.parse_args(argv)
     a.argv = list(sys.argv[1:] if argv is None else argv)  # how it was called (train cards)
+    level = logging.INFO if a.verbose else logging.WARNING
     logging.basicConfig(
-        level=logging.DEBUG if a.debug else (logging.ERROR if a.quiet else logging.WARNING),
+        level=logging.DEBUG if a.debug else (logging.ERROR if a.quiet else level),
         format="agegender: %(message)s" if not a.debug else "%(levelname)s %(name)s: %(message)s",
     )
     try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,6 +188,7 @@ class Analyzer:
         keep_images: bool = False,
         stdin: Any = None,
         budget: PixelBudget | None = None,
+        on_step: Callable[[Result], None] | None = None,
     ) -> Iterator[Result]:
         """Analyze files, folders (recursive) and ``-`` (stdin), one :class:`Result` each,
         in input order.
@@ -198,6 +199,10 @@ class Analyzer:
         time. A batch is what has been decoded when the analysis is free (up to
         ``batch_size``): a slow input never holds back the results before it. A bad
         input yields a Result with ``error`` set; the others go on.
+
+        ``on_step(result)`` (for progress displays) is called in the consuming thread as
+        each input's detection is done (a failed input: as soon as it is taken up), before
+        its batch's estimation; the Result is yielded after.
         """
         srcs: list[Source] = []
         for it in inputs:
@@ -250,7 +255,7 @@ class Analyzer:
                         finished = True
                         break
                     batch.append(item)
-                yield from self._run_batch(batch, budget, keep_images)
+                yield from self._run_batch(batch, budget, keep_images, on_step)
             if failure:
                 raise failure[0]
         finally:
@@ -290,12 +295,24 @@ class Analyzer:
         return Result(src.name, Faces.empty(), width=w, height=h, image=rgb), n
 
     def _run_batch(
-        self, batch: list[tuple[Result, int]], budget: PixelBudget, keep_images: bool
+        self,
+        batch: list[tuple[Result, int]],
+        budget: PixelBudget,
+        keep_images: bool,
+        on_step: Callable[[Result], None] | None,
     ) -> Iterator[Result]:
         ok = [r for r, _ in batch if r.error is None]
+        step = on_step or (lambda r: None)
+        for r, _ in batch:
+            if r.error is not None:
+                step(r)
         try:
             try:
-                faces = self.analyze_arrays([r.image for r in ok])  # type: ignore[misc]
+                detected = []
+                for r in ok:  # as analyze_arrays, one step per image
+                    detected.append(self.detector.detect(r.image))  # type: ignore[arg-type]
+                    step(r)
+                faces = self.estimate([r.image for r in ok], detected)  # type: ignore[misc]
                 for r, f in zip(ok, faces):
                     r.faces = f
             except AgeGenderError as e:  # a model problem: report on each, go on

@@ -151,3 +151,9 @@ def test_env_limit_must_be_positive(monkeypatch: pytest.MonkeyPatch, bad: str):
     monkeypatch.setenv("AGEGENDER_MAX_PIXELS", bad)
     with pytest.raises(InputError, match="positive whole number"):
         decode_image(small_png(0)[0])
+
+
+@pytest.mark.parametrize("data", [b"x", b"x\n", b"\x00\x00", b"BM", b"\x89PNG"])
+def test_tiny_files_are_not_images(data: bytes):
+    with pytest.raises(ImageDecodeError, match="not a recognised image|truncated|cannot decode"):
+        decode_image(data)

@@ -117,6 +117,13 @@ def _not_regular(mode: int) -> str:
     return "is not a regular file"
 
 
+# What Pillow's plugins raise on corrupt or odd files (each becomes an ImageDecodeError).
+_PILLOW_ERRORS = (
+    OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError, TypeError,
+    ZeroDivisionError,
+)
+
+
 def _open_unchecked(data: bytes) -> Any:
     """``PIL.Image.open`` on bytes, without Pillow's process-wide bomb check.
 
@@ -143,14 +150,14 @@ def _open_unchecked(data: bytes) -> Any:
                 continue
             tried.add(fmt)
             factory, accept = registry[fmt]
-            ok = not accept or accept(prefix)
-            if isinstance(ok, str):
-                notes.append(ok)
-                continue
-            if not ok:
-                continue
-            fp.seek(0)
-            try:
+            try:  # as Image.open: a plugin that fails on these is not this format
+                ok = not accept or accept(prefix)
+                if isinstance(ok, str):
+                    notes.append(ok)
+                    continue
+                if not ok:
+                    continue
+                fp.seek(0)
                 return factory(fp, "")
             except (SyntaxError, IndexError, TypeError, struct.error):
                 continue
@@ -191,7 +198,7 @@ class OpenedImage:
             raise ImageTooLargeError(
                 f"{self.name}: refused as a decompression bomb while decoding ({e})"
             ) from e
-        except (OSError, SyntaxError, ValueError, EOFError) as e:
+        except _PILLOW_ERRORS as e:
             raise _decode_error(self.name, e) from e
         finally:
             im.close()
@@ -240,7 +247,7 @@ def open_image(
         ) from e
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise ImageTooLargeError(f"{where}: refused as a decompression bomb ({e})") from e
-    except (OSError, SyntaxError, ValueError, EOFError) as e:
+    except _PILLOW_ERRORS as e:
         raise _decode_error(where, e) from e
     w, h = im.size
     if w * h > limit:

@@ -84,10 +84,12 @@ class Source:
 
 @dataclass(frozen=True)
 class Skipped:
-    """A path a folder scan left out, and why (one line)."""
+    """A path a folder scan left out, why (one line), and its kind for summaries:
+    ``not an image``, ``video``, ``not a regular file``, ``unreadable`` or ``already scanned``."""
 
     path: str
     reason: str
+    kind: str = "not an image"
 
 
 def _kind(mode: int) -> str | None:
@@ -123,26 +125,30 @@ def scan_folder(root: Path) -> tuple[list[Path], list[Skipped]]:
         try:
             st = folder.stat()
         except OSError as e:
-            skipped.append(Skipped(str(folder), f"cannot be read ({e.strerror or e})"))
+            skipped.append(Skipped(str(folder), f"cannot be read ({e.strerror or e})", "unreadable"))
             continue
         key = (st.st_dev, st.st_ino)
         if key in seen:
             why = "a symlink loop" if _is_inside(folder, seen[key]) else "the same folder"
-            skipped.append(Skipped(str(folder), f"{why}: already scanned as {seen[key]}"))
+            skipped.append(
+                Skipped(str(folder), f"{why}: already scanned as {seen[key]}", "already scanned")
+            )
             continue
         seen[key] = folder
         try:
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name, reverse=True)
         except OSError as e:
-            skipped.append(Skipped(str(folder), f"folder cannot be read ({e.strerror or e})"))
+            skipped.append(
+                Skipped(str(folder), f"folder cannot be read ({e.strerror or e})", "unreadable")
+            )
             continue
         for entry in entries:
             p = Path(entry.path)
             try:
                 mode = entry.stat(follow_symlinks=True).st_mode
             except OSError as e:  # e.g. a dangling symlink
-                skipped.append(Skipped(str(p), f"cannot be read ({e.strerror or e})"))
+                skipped.append(Skipped(str(p), f"cannot be read ({e.strerror or e})", "unreadable"))
                 continue
             if stat.S_ISDIR(mode):
                 (links if entry.is_symlink() else stack).append(p)
@@ -150,11 +156,13 @@ def scan_folder(root: Path) -> tuple[list[Path], list[Skipped]]:
             ext = p.suffix.lower()
             kind = _kind(mode)
             if kind is not None:
-                skipped.append(Skipped(str(p), f"{kind}, not a regular file"))
+                skipped.append(Skipped(str(p), f"{kind}, not a regular file", "not a regular file"))
             elif ext in exts:
                 found.append(p)
             elif ext in VIDEO_EXTENSIONS:
-                skipped.append(Skipped(str(p), "a video: name it on the command line to analyze it"))
+                skipped.append(
+                    Skipped(str(p), "a video: name it on the command line to analyze it", "video")
+                )
             else:
                 skipped.append(Skipped(str(p), f"not an image extension ({ext or 'none'})"))
     return sorted(found), sorted(skipped, key=lambda s: s.path)

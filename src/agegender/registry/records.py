@@ -108,7 +108,7 @@ class ModelRecord:
                 f"`agegender models pull {self.name}`, or set AGEGENDER_MIRROR to a folder "
                 f"holding {f.mirror_path or f.filename}"
             )
-        return store.download(f.url, cached, f.sha256, what)
+        return store.download(f.url, cached, f.sha256, what, mirror_path=f.mirror_path)
 
     def paths(self, *, fetch: bool = True, convert: bool = True) -> list[Path]:
         """Local paths of all files (cache, then mirror, then network if ``fetch``).

@@ -72,24 +72,67 @@ def package_file(package: str, resource: str) -> Path | None:
     return None
 
 
-def download(url: str, dest: Path, sha256: str | None, what: str, timeout: float = 60.0) -> Path:
-    """Fetch ``url`` into ``dest`` atomically, checking the sha256 before it is kept."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
+def _make_dirs(folder: Path) -> list[Path]:
+    """``mkdir -p folder``; returns the folders it created, deepest first."""
+    created: list[Path] = []
+    p = folder
+    while not p.exists():
+        created.append(p)
+        p = p.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    return created
+
+
+def _remove_empty(created: list[Path]) -> None:
+    for d in created:  # deepest first; stops at the first that holds something
+        try:
+            d.rmdir()
+        except OSError:
+            return
+
+
+def download(
+    url: str,
+    dest: Path,
+    sha256: str | None,
+    what: str,
+    timeout: float = 60.0,
+    *,
+    mirror_path: str | None = None,
+) -> Path:
+    """Fetch ``url`` into ``dest`` atomically, checking the sha256 before it is kept.
+
+    When the download fails, the folders it created for ``dest`` are removed again (no
+    empty folders are left in ``AGEGENDER_HOME``) and the error says where the file was
+    looked for and how to provide it.
+    """
+    created = _make_dirs(dest.parent)
     log.info("downloading %s from %s", what, url)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
+    ok = False
     try:
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as r:
             shutil.copyfileobj(r, out)
         check_sha256(Path(tmp), sha256, what)
         os.replace(tmp, dest)
+        ok = True
     except ChecksumError:
         raise
-    except OSError as e:
+    except (OSError, ValueError) as e:
+        mirror = mirror_dir()
+        where = f"in the mirror {mirror}" if mirror else "(no AGEGENDER_MIRROR is set)"
+        held = mirror_path or dest.name
+        reason = getattr(e, "reason", None) or e
+        name = what.split("/", 1)[0]
         raise ModelUnavailableError(
-            f"{what}: could not download {url} ({e}). If this machine is offline, put the "
-            f"file in a mirror folder and set AGEGENDER_MIRROR, or copy it to {dest}"
+            f"model file {what} is not here and could not be downloaded: looked in the cache "
+            f"{dest.parent} {where}, then tried {url} ({reason}). To fix: run `agegender "
+            f"models pull {name}` on a network, set AGEGENDER_MIRROR to a folder holding "
+            f"{held}, or copy the file to {dest}"
         ) from e
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if not ok:
+            _remove_empty(created)
     return dest
