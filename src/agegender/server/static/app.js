@@ -4,8 +4,10 @@
 
 import { initKey, loadModels } from "./about.js";
 import { fitStage, initLive, stopLive } from "./live.js";
-import { initResult, markStale, showResult } from "./photo.js";
-import { $, api, setStatus } from "./util.js";
+import { addFiles, filesOfDrop, initBatch } from "./batch.js";
+import { initResult } from "./photo.js";
+import { loadLimits } from "./upload.js";
+import { $ } from "./util.js";
 
 // ----------------------------------------------------------------------------- tabs
 
@@ -38,54 +40,12 @@ function initTabs() {
   showTab(location.hash.slice(1) || "photo");
 }
 
-// ----------------------------------------------------------------------------- photo upload
-
-const photo = { busy: false };
-
-async function loadBitmap(blob) {
-  try {
-    return await createImageBitmap(blob, { imageOrientation: "from-image" });
-  } catch {
-    return null; // e.g. TIFF, which browsers cannot decode: the server draws it instead
-  }
-}
-
-async function analyzePhoto(file) {
-  if (!file || photo.busy) return;
-  const status = $("#photo-status");
-  if (file.type && !file.type.startsWith("image/")) {
-    setStatus(status, `${file.name || "That file"} is not an image.`, "error");
-    return;
-  }
-  photo.busy = true;
-  setStatus(status, `Analyzing ${file.name || "the pasted image"}…`, "busy");
-  const form = new FormData();
-  form.append("image", file, file.name || "pasted.png");
-  try {
-    const [bitmap, res] = await Promise.all([loadBitmap(file), api("/v1/analyze", { method: "POST", body: form })]);
-    const result = await res.json();
-    let shownBitmap = bitmap;
-    let drawn = false;
-    if (!shownBitmap) {
-      const again = new FormData();
-      again.append("image", file, file.name || "image");
-      const jpeg = await (await api("/v1/annotate", { method: "POST", body: again })).blob();
-      shownBitmap = await createImageBitmap(jpeg);
-      drawn = true;
-    }
-    showResult({ bitmap: shownBitmap, result, name: file.name || "pasted", serverDrawn: drawn });
-    setStatus(status, "");
-  } catch (err) {
-    setStatus(status, err.message || String(err), "error");
-    markStale("this is not the photo you just chose");
-  } finally {
-    photo.busy = false;
-  }
-}
+// ----------------------------------------------------------------------------- photo input
 
 function initPhoto() {
   const drop = $("#drop");
   const input = $("#file");
+  const folder = $("#folder");
   drop.addEventListener("click", () => input.click());
   drop.addEventListener("keydown", (e) => {
     if (e.key === "Enter" || e.key === " ") {
@@ -93,31 +53,41 @@ function initPhoto() {
       input.click();
     }
   });
-  input.addEventListener("change", () => {
-    analyzePhoto(input.files[0]);
-    input.value = "";
-  });
+  $("#choose-folder").addEventListener("click", () => folder.click());
+  for (const picker of [input, folder]) {
+    picker.addEventListener("change", () => {
+      addFiles(picker.files);
+      picker.value = "";
+    });
+  }
+  // drops anywhere on the Photo tab count (on the shown picture too)
+  const panel = $("#photo");
   for (const type of ["dragenter", "dragover"]) {
-    drop.addEventListener(type, (e) => {
+    panel.addEventListener(type, (e) => {
       e.preventDefault();
       drop.classList.add("over");
     });
   }
-  for (const type of ["dragleave", "drop"]) drop.addEventListener(type, () => drop.classList.remove("over"));
-  drop.addEventListener("drop", (e) => {
+  for (const type of ["dragleave", "drop"]) panel.addEventListener(type, () => drop.classList.remove("over"));
+  panel.addEventListener("drop", async (e) => {
     e.preventDefault();
-    analyzePhoto(e.dataTransfer.files[0]);
+    e.stopPropagation();
+    addFiles(await filesOfDrop(e.dataTransfer));
   });
+  // a file dropped anywhere else must not make the browser navigate away
   window.addEventListener("dragover", (e) => e.preventDefault());
   window.addEventListener("drop", (e) => e.preventDefault());
   document.addEventListener("paste", (e) => {
-    const item = [...(e.clipboardData?.items || [])].find((it) => it.kind === "file" && it.type.startsWith("image/"));
-    if (!item) return;
+    const files = [...(e.clipboardData?.items || [])]
+      .filter((it) => it.kind === "file" && it.type.startsWith("image/")).map((it) => it.getAsFile());
+    if (!files.length) return;
     e.preventDefault();
     showTab("photo");
-    analyzePhoto(item.getAsFile());
+    addFiles(files);
   });
   initResult();
+  initBatch();
+  loadLimits();
 }
 
 // ----------------------------------------------------------------------------- start
