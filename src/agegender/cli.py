@@ -103,8 +103,9 @@ def cmd_analyze(a: argparse.Namespace) -> int:
             d = r.to_dict()
             sys.stdout.write(json_line(d) + "\n")
             sys.stdout.flush()
-            if csvw:
+            if csvw and csv_file:
                 csvw.write(d)
+                csv_file.flush()  # each row as its input is done
             if r.error is not None:
                 failed += 1
                 log.error("%s", r.error)
