@@ -88,7 +88,8 @@ def _connect(address: str | None) -> bool:
 
     if ray.is_initialized():
         return False
-    kw: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
+    level = logging.WARNING if log.isEnabledFor(logging.DEBUG) else logging.ERROR
+    kw: dict[str, Any] = {"include_dashboard": False, "logging_level": level}
     if address:
         ray.init(address=address, **kw)
         return True
@@ -164,8 +165,14 @@ def run_ray(
             seen.add(row["source"])
             on_count(row["rows"], row["faces"], row["error"])
 
+    per_block = max(1, min(batch_size, math.ceil(len(items) / (2 * workers))))  # >= 2 per actor
+    data_log = logging.getLogger("ray.data")
+    quiet = not log.isEnabledFor(logging.DEBUG)
+    old_level = data_log.level
+    if quiet:
+        data_log.setLevel(logging.ERROR)  # our own progress line replaces Ray Data's
     try:
-        _pass(items, spec, out, fmt, run, workers, gpus_per_worker, max(1, batch_size), on_summary)
+        _pass(items, spec, out, fmt, run, workers, gpus_per_worker, per_block, on_summary)
         missing = _missing(items, seen, out, fmt)
         if missing:
             log.warning("batch: %d inputs were in blocks whose actors died twice; "
@@ -179,6 +186,7 @@ def run_ray(
             seen.add(it.source)
             on_count(1, 0, rows[0]["error_message"])
     finally:
+        data_log.setLevel(old_level)
         if started:
             ray.shutdown()
 
