@@ -160,6 +160,7 @@ def open_page(
 ) -> tuple[Any, Any, PageLog]:
     """A new context and page at one of :data:`VIEWPORTS`, recording a :class:`PageLog`."""
     w, h, scheme = VIEWPORTS[viewport]
+    scheme = context_args.pop("color_scheme", scheme)
     context = browser.new_context(
         viewport={"width": w, "height": h},
         device_scale_factor=1 if w > 500 else 2,
@@ -200,6 +201,9 @@ def save_shot(page: Any, name: str, *, full_page: bool = True) -> Path:
 
 
 def upload(page: Any, *files: Path, timeout: float = 60_000) -> None:
-    """Choose files in the Photo tab and wait until the last one's result is shown."""
+    """Choose files in the Photo tab; wait until all are done and the first one's result
+    is shown (the page opens the first of a batch by itself)."""
     page.set_input_files("#file", [str(f) for f in files])
-    page.wait_for_selector(f'#photo-result[data-source="{files[-1].name}"]', timeout=timeout)
+    page.wait_for_selector(f'#photo-result[data-source="{files[0].name}"]', timeout=timeout)
+    if len(files) > 1:
+        page.wait_for_selector("#photo-progress", state="hidden", timeout=timeout)

@@ -195,7 +195,7 @@ function renderGallery() {
     b.title = item.error || item.name;
     b.dataset.state = item.state;
     if (item.state === "done") b.dataset.faces = String(item.entry.result.faces.length);
-    b.setAttribute("aria-label", `${item.name}: ${caption(item)}${item.error ? ` (${item.error})` : ""}`);
+    if (item.error) b.append(el("span", { className: "visually-hidden" }, `: ${item.error}`));
     if (current) b.setAttribute("aria-current", "true");
     b.addEventListener("click", () => {
       queue.openFirst = false;

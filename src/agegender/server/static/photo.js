@@ -225,7 +225,6 @@ function card(entry, f, i) {
       genderBlock(f)));
   button.dataset.face = String(i);
   button.setAttribute("aria-pressed", "false");
-  button.setAttribute("aria-label", faceSentence(f, i + 1));
   button.addEventListener("click", () => select(shown.selected === i ? -1 : i, { from: "card" }));
   button.addEventListener("keydown", (e) => onKey(e, i, "card"));
   return el("li", {}, button);
@@ -233,12 +232,15 @@ function card(entry, f, i) {
 
 function marker(f, i) {
   const g = genderClass(f);
+  // its name is its visible text, with "Face" before and the whole sentence after (hidden)
+  const more = faceSentence(f, i + 1).replace(/^Face \d+/, "");
   const m = el("button", { type: "button", className: `marker ${g}` },
-    el("span", { className: "num" }, String(i + 1)), el("span", { className: "txt" }));
+    el("span", { className: "visually-hidden" }, "Face "),
+    el("span", { className: "num" }, String(i + 1)), el("span", { className: "txt" }),
+    el("span", { className: "visually-hidden" }, more));
   m._texts = labelTexts(f);
   m.dataset.face = String(i);
   m.setAttribute("aria-pressed", "false");
-  m.setAttribute("aria-label", faceSentence(f, i + 1));
   m.addEventListener("click", (e) => {
     e.stopPropagation();
     select(shown.selected === i ? -1 : i, { from: "marker" });
