@@ -36,6 +36,9 @@ class FakeSession:
     def get_inputs(self):
         return [type("I", (), {"name": "x"})()]
 
+    def get_outputs(self):
+        return [type("O", (), {"name": "y"})()]
+
     def run(self, outputs, feeds):
         x = feeds["x"]
         self.seen.append(x)

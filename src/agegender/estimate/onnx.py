@@ -6,8 +6,10 @@ channel order and normalisation, and how to decode the output.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
+from collections import OrderedDict
 from typing import Any, Literal
 
 import numpy as np
@@ -67,6 +69,36 @@ def session_threads() -> int | None:
     return _SESSION_THREADS
 
 
+#: One onnxruntime session per (file, providers): records that name two outputs of one graph
+#: (e.g. FaceRes's age and gender heads) share it.
+_SESSIONS: dict[tuple[str, tuple[str, ...], int | None], Any] = {}
+_SESSIONS_LOCK = threading.Lock()
+#: The last few runs of graphs with several outputs, by (session, input digest): the second
+#: head of a shared graph reads the outputs of the run the first head made on the same chips.
+_JOINT: OrderedDict[tuple[int, bytes], list[Any]] = OrderedDict()
+_JOINT_LOCK = threading.Lock()
+_JOINT_KEEP = 4
+
+
+def _session(path: Any, providers: list[str]) -> Any:
+    import onnxruntime as ort
+
+    key = (str(path), tuple(providers), _SESSION_THREADS)
+    with _SESSIONS_LOCK:
+        sess = _SESSIONS.get(key)
+        if sess is None:
+            opts = ort.SessionOptions()
+            opts.log_severity_level = 3
+            # idle worker threads must not spin: on few cores they starve detection
+            # (measured 2.4x slower video on 2 cores with spinning on)
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
+            if _SESSION_THREADS is not None:
+                opts.intra_op_num_threads = _SESSION_THREADS
+            sess = _SESSIONS[key] = ort.InferenceSession(str(path), opts, providers=providers)
+    return sess
+
+
 def _softmax(x: NDArray[np.float32]) -> NDArray[np.float32]:
     z = x - x.max(axis=1, keepdims=True)
     e = np.exp(z)
@@ -93,25 +125,29 @@ class OnnxModel:
     def _load(self) -> Any:
         with self._lock:
             if self._session is None:
-                import onnxruntime as ort
-
                 path = self.record.path()
-                opts = ort.SessionOptions()
-                opts.log_severity_level = 3
-                # idle worker threads must not spin: on few cores they starve detection
-                # (measured 2.4x slower video on 2 cores with spinning on)
-                opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-                opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
-                if _SESSION_THREADS is not None:
-                    opts.intra_op_num_threads = _SESSION_THREADS
                 try:
-                    self._session = ort.InferenceSession(
-                        str(path), opts, providers=self.providers or default_providers()
-                    )
+                    self._session = _session(path, self.providers or default_providers())
                 except Exception as e:  # noqa: BLE001 - re-raised with context
                     raise ModelError(f"model {self.name!r}: onnxruntime cannot load {path}: {e}") from e
                 log.debug("loaded %s from %s", self.name, path)
         return self._session
+
+    def _run_all(self, sess: Any, inp: str, x: NDArray[np.float32]) -> dict[str, Any]:
+        """Every output of one run; a graph with several outputs runs once per input."""
+        names = [o.name for o in sess.get_outputs()]
+        if len(names) == 1:
+            return dict(zip(names, sess.run(None, {inp: x})))
+        key = (id(sess), hashlib.blake2b(x.tobytes(), digest_size=16).digest())
+        with _JOINT_LOCK:
+            hit = _JOINT.get(key)
+        if hit is None:
+            hit = sess.run(None, {inp: x})
+            with _JOINT_LOCK:
+                _JOINT[key] = hit
+                while len(_JOINT) > _JOINT_KEEP:
+                    _JOINT.popitem(last=False)
+        return dict(zip(names, hit))
 
     def preprocess(self, chips: NDArray[np.uint8]) -> NDArray[np.float32]:
         """RGB uint8 chips (N, h, w, 3) to the model's input tensor."""
@@ -129,8 +165,9 @@ class OnnxModel:
         outs = []
         for i in range(0, len(chips), MAX_BATCH):
             x = self.preprocess(chips[i : i + MAX_BATCH])
-            res = sess.run([self.card.output_name] if self.card.output_name else None, {inp: x})
-            outs.append(np.asarray(res[0], np.float32).reshape(len(x), -1))
+            res = self._run_all(sess, inp, x)
+            out = res[self.card.output_name] if self.card.output_name else next(iter(res.values()))
+            outs.append(np.asarray(out, np.float32).reshape(len(x), -1))
         return np.concatenate(outs) if outs else np.zeros((0, 1), np.float32)
 
     # ----------------------------------------------------------------- decode
@@ -144,9 +181,15 @@ class OnnxModel:
         probs = _softmax(raw) if p.get("softmax", True) else raw / raw.sum(1, keepdims=True)
         # ``temperature`` (fitted on validation data) widens an overconfident distribution so
         # that its intervals hold their nominal coverage; years stay the model's own.
-        t = float(p.get("temperature", 1.0))
+        t: Any = float(p.get("temperature", 1.0))
+        by_age = p.get("temperature_by_age")  # [[lo, hi, T], ...] by the model's own years
+        if by_age and d == "expected_value":
+            own = probs @ np.asarray(p["ages"], np.float32)
+            t = np.full((len(probs), 1), t, np.float32)
+            for lo, hi, tb in by_age:
+                t[(own >= lo) & (own < hi + 1)] = tb
         tempered = probs
-        if t != 1.0:
+        if np.any(np.asarray(t) != 1.0):
             tempered = np.power(np.clip(probs, 1e-12, None), 1.0 / t)
             tempered = (tempered / tempered.sum(axis=1, keepdims=True)).astype(np.float32)
         if d == "groups":
