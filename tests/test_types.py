@@ -82,3 +82,47 @@ def test_quantiles_of_point_mass():
     d[0, 30] = 1
     assert age_quantiles(d, 0.1)[0] == pytest.approx(29.6)
     assert age_quantiles(d, 0.9)[0] == pytest.approx(30.4)
+
+
+def test_gender_min_confidence_in_to_dict():
+    f = _faces(4).with_gender([0.2, 0.62, 0.99, 0.989995])
+    assert [d["gender"] for d in f.to_dict()] == [  # default 0.5: always a label, as before
+        {"label": "female", "probability": pytest.approx(0.8)},
+        {"label": "male", "probability": pytest.approx(0.62)},
+        {"label": "male", "probability": pytest.approx(0.99)},
+        {"label": "male", "probability": pytest.approx(0.99)},
+    ]
+    g = [d["gender"] for d in f.to_dict(gender_min_confidence=0.8)]
+    assert g[0] == {"label": "female", "probability": pytest.approx(0.8)}  # 0.8 >= 0.8
+    assert g[1] == {"label": None, "probability": pytest.approx(0.62), "undetermined": True}
+    assert g[2]["label"] == "male" and g[3]["label"] == "male"
+    # the decision is on the probability as reported (4 decimals): 0.989995 shows as 0.99
+    strict = f.with_columns(gender_min_confidence=0.99)
+    assert [d["gender"]["label"] for d in strict.to_dict()] == [None, None, "male", "male"]
+    assert strict.gender_determined.tolist() == [False, False, True, True]
+    assert strict.gender_label == ["female", "male", "male", "male"]  # the more likely one
+
+
+def test_gender_min_confidence_kept_and_checked():
+    f = _faces(3).with_gender([0.1, 0.6, 0.9]).with_columns(gender_min_confidence=0.7)
+    assert f[1].gender_min_confidence == 0.7 and f[1:].gender_min_confidence == 0.7
+    assert Faces.concatenate([f, f[:1]]).gender_min_confidence == 0.7
+    assert f.with_gender([0.5, 0.5, 0.5]).gender_min_confidence == 0.7  # later stages keep it
+    assert [d["gender"]["label"] for d in f.to_dict()] == ["female", None, "male"]
+    for bad in (0.4, 1.5, "x"):
+        with pytest.raises(ValueError, match="gender_min_confidence must be"):
+            f.with_columns(gender_min_confidence=bad)
+        with pytest.raises(ValueError, match="gender_min_confidence must be"):
+            f.to_dict(gender_min_confidence=bad)
+
+
+def test_annotation_marks_undetermined():
+    from agegender.annotation import _UNKNOWN, annotate, label_of
+
+    f = _faces(2).with_gender([0.62, 0.97])
+    f = Faces(boxes=[[10, 10, 50, 50], [60, 10, 100, 50]], scores=[0.9, 0.9],
+              landmarks=np.full((2, 5, 2), np.nan), gender_p=f.gender_p,
+              gender_min_confidence=0.9)
+    assert label_of(f, 0) == "? 62%" and label_of(f, 1) == "M 97%"
+    img = annotate(np.zeros((120, 120, 3), np.uint8), f, channels="RGB")
+    assert tuple(img[30, 10]) == _UNKNOWN and tuple(img[30, 60]) != _UNKNOWN

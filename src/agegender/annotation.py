@@ -16,11 +16,16 @@ _UNKNOWN = (250, 204, 21)
 
 
 def label_of(faces: Faces, i: int) -> str:
-    """``"F 31 (25-32) 97%"``-style label of face ``i``; parts are left out when unknown."""
+    """``"F 97% 31y (25-32)"``-style label of face ``i``; parts are left out when unknown.
+
+    A perceived gender below ``faces.gender_min_confidence`` shows as ``?`` with the
+    probability of the more likely label (``"? 62% 4y (4-6)"``).
+    """
     parts = []
-    if faces.gender_p is not None:
+    if faces.gender_p is not None and faces.gender_determined is not None:
         p = float(faces.gender_p[i])
-        parts.append(f"{'M' if p >= 0.5 else 'F'} {max(p, 1 - p):.0%}")
+        sign = ("M" if p >= 0.5 else "F") if faces.gender_determined[i] else "?"
+        parts.append(f"{sign} {max(p, 1 - p):.0%}")
     if faces.age_years is not None and faces.age_group is not None:
         parts.append(f"{faces.age_years[i]:.0f}y ({ADIENCE_LABELS[int(faces.age_group[i])]})")
     if faces.track_id is not None and faces.track_id[i] >= 0:
@@ -46,9 +51,10 @@ def annotate(image: Any, faces: Faces, *, channels: Channels | None = None) -> A
         font: Any = ImageFont.load_default(size=max(12, int(14 * scale)))
     except TypeError:  # Pillow < 10.1
         font = ImageFont.load_default()
+    determined = faces.gender_determined
     for i in range(len(faces)):
         x1, y1, x2, y2 = (float(v) for v in faces.boxes[i])
-        if faces.gender_p is None:
+        if determined is None or not determined[i]:
             color = _UNKNOWN
         else:
             color = _MALE if faces.gender_p[i] >= 0.5 else _FEMALE

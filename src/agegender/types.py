@@ -26,6 +26,36 @@ from .ages import (
 #: Nominal coverage of the age interval (low, high) = (10th, 90th percentile).
 INTERVAL_QUANTILES = (0.1, 0.9)
 GENDER_LABELS = ("female", "male")
+#: Default ``gender_min_confidence``: 0.5, so every face gets a perceived-gender label.
+GENDER_MIN_CONFIDENCE = 0.5
+
+
+def gender_confidence(p_male: Any) -> NDArray[np.float64]:
+    """``max(p, 1 - p)``, the probability of the more likely label, rounded to 4 decimals
+    as :meth:`Faces.to_dict` reports it (so a reported 0.99 passes a 0.99 threshold)."""
+    p = np.asarray(p_male, dtype=np.float64)
+    return np.round(np.maximum(p, 1.0 - p), 4)
+
+
+def gender_answered(p_male: Any, min_confidence: float) -> NDArray[np.bool_]:
+    """Which faces get a perceived-gender label: :func:`gender_confidence` >= ``min_confidence``.
+
+    The others are *undetermined* (``"label": null`` in :meth:`Faces.to_dict`).
+    """
+    return gender_confidence(p_male) >= float(min_confidence)
+
+
+def check_min_confidence(value: Any) -> float:
+    """``value`` as a float within 0.5..1; ValueError saying what is allowed otherwise."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"gender_min_confidence must be a number within 0.5..1, got {value!r}") from None
+    if not 0.5 <= v <= 1.0:
+        raise ValueError(
+            f"gender_min_confidence must be within 0.5..1 (0.5: always a label), got {value!r}"
+        )
+    return v
 
 
 def _f32(a: Any, shape_tail: tuple[int, ...], name: str, n: int | None) -> NDArray[np.float32]:
@@ -40,6 +70,10 @@ def _f32(a: Any, shape_tail: tuple[int, ...], name: str, n: int | None) -> NDArr
     if n is not None and arr.shape[0] != n:
         raise ValueError(f"Faces.{name} has {arr.shape[0]} rows but boxes has {n}")
     return arr
+
+
+#: Fields of :class:`Faces` that are one value for all faces, not a column.
+_SCALARS = frozenset({"gender_min_confidence"})
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,6 +96,9 @@ class Faces:
         gender_p: ``(N,)`` float32 probability that the perceived gender is male,
             or ``None`` before gender estimation.
         track_id: ``(N,)`` int64 track ids, or ``None`` when tracking is off.
+        gender_min_confidence: a number (not a column), 0.5..1: a face whose more likely
+            perceived gender has a probability below it is *undetermined* (no label in
+            :meth:`to_dict` and :func:`~agegender.annotate`). 0.5 (default): always a label.
     """
 
     boxes: NDArray[np.float32]
@@ -74,8 +111,12 @@ class Faces:
     age_group: NDArray[np.int64] | None = None
     gender_p: NDArray[np.float32] | None = None
     track_id: NDArray[np.int64] | None = None
+    gender_min_confidence: float = GENDER_MIN_CONFIDENCE
 
     def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "gender_min_confidence", check_min_confidence(self.gender_min_confidence)
+        )
         boxes = _f32(self.boxes, (4,), "boxes", None)
         n = boxes.shape[0]
         object.__setattr__(self, "boxes", boxes)
@@ -154,10 +195,10 @@ class Faces:
             if not -n <= int(index) < n:
                 raise IndexError(f"face index {index} out of range for {n} faces")
             index = [int(index)]
-        out = {}
+        out: dict[str, Any] = {}
         for f in fields(self):
             v = getattr(self, f.name)
-            out[f.name] = None if v is None else v[index]
+            out[f.name] = v if f.name in _SCALARS or v is None else v[index]
         return Faces(**out)
 
     def __iter__(self):  # type: ignore[no-untyped-def]
@@ -166,11 +207,14 @@ class Faces:
 
     @staticmethod
     def concatenate(items: list[Faces]) -> Faces:
-        """Stack the faces of several ``Faces`` (columns missing in any become None)."""
+        """Stack the faces of several ``Faces`` (columns missing in any become None;
+        ``gender_min_confidence`` is the first one's)."""
         if not items:
             return Faces.empty()
-        out: dict[str, Any] = {}
+        out: dict[str, Any] = {"gender_min_confidence": items[0].gender_min_confidence}
         for f in fields(Faces):
+            if f.name in _SCALARS:
+                continue
             vals = [getattr(x, f.name) for x in items]
             out[f.name] = None if any(v is None for v in vals) else np.concatenate(vals)
         return Faces(**out)
@@ -183,17 +227,34 @@ class Faces:
 
     @property
     def gender_label(self) -> list[str] | None:
+        """The more likely perceived gender of each face (whatever ``gender_min_confidence``)."""
         if self.gender_p is None:
             return None
         return [GENDER_LABELS[int(p >= 0.5)] for p in self.gender_p]
 
-    def to_dict(self) -> list[dict[str, Any]]:
+    @property
+    def gender_determined(self) -> NDArray[np.bool_] | None:
+        """``(N,)`` bool: the face's perceived gender reaches ``gender_min_confidence``."""
+        if self.gender_p is None:
+            return None
+        return gender_answered(self.gender_p, self.gender_min_confidence)
+
+    def to_dict(self, *, gender_min_confidence: float | None = None) -> list[dict[str, Any]]:
         """One JSON-ready dict per face, in the CLI's documented shape.
 
         ``age.low``..``age.high`` is an 80% interval (10th..90th percentile of the
         model's distribution); ``gender.probability`` is the probability of the
-        reported label.
+        reported label. A face whose more likely label has a probability below
+        ``gender_min_confidence`` (default: this Faces' own, 0.5 unless set) gets
+        ``{"label": None, "probability": p, "undetermined": True}``, ``p`` being the
+        probability of the more likely label.
         """
+        threshold = (
+            self.gender_min_confidence
+            if gender_min_confidence is None
+            else check_min_confidence(gender_min_confidence)
+        )
+        answered = None if self.gender_p is None else gender_answered(self.gender_p, threshold)
         faces: list[dict[str, Any]] = []
         groups = self.age_group
         for i in range(len(self)):
@@ -215,13 +276,15 @@ class Faces:
                     "high": round(float(self.age_high[i]), 1),  # type: ignore[index]
                     "group": ADIENCE_LABELS[g],
                 }
-            if self.gender_p is not None:
+            if self.gender_p is not None and answered is not None:
                 p = float(self.gender_p[i])
                 male = p >= 0.5
                 face["gender"] = {
-                    "label": GENDER_LABELS[int(male)],
+                    "label": GENDER_LABELS[int(male)] if answered[i] else None,
                     "probability": round(p if male else 1.0 - p, 4),
                 }
+                if not answered[i]:
+                    face["gender"]["undetermined"] = True
             if self.track_id is not None:
                 face["track_id"] = int(self.track_id[i])
             faces.append(face)

@@ -134,8 +134,8 @@ def test_length_mismatch_raises_input_error() -> None:
 # ----------------------------------------------------------------- breakdown
 @pytest.mark.parametrize(
     ("age", "band"),
-    [(0, "0-9"), (9.99, "0-9"), (10, "10-19"), (69.5, "60-69"), (70, "70+"), (116, "70+"),
-     (None, None), (NAN, None)],
+    [(0, "0-9"), (9.99, "0-9"), (10, "10-19"), (69.5, "60-69"), (70, "70-79"), (79.9, "70-79"),
+     (80, "80+"), (116, "80+"), (None, None), (NAN, None)],
 )
 def test_age_band(age: float | None, band: str | None) -> None:
     assert M.age_band(age) == band

@@ -4,13 +4,15 @@
   :class:`Sample` rows, reporting malformed rows instead of stopping.
 * :mod:`.metrics` holds the metrics (numpy only): MAE, CS@k, Adience group
   accuracy, range accuracy, gender accuracy, calibration, interval coverage and
-  per-group breakdowns.
+  per-group breakdowns; :mod:`.bands` the per-age-band table and perceived gender's
+  risk-coverage.
 * :mod:`.report` builds a JSON-ready report from predictions; :mod:`.render` writes it
   as JSON, Markdown and plots, and prints a one-screen summary.
 """
 
 from __future__ import annotations
 
+from .bands import band_table, risk_coverage
 from .metrics import (
     AGE_BAND_LABELS,
     ReliabilityBin,
@@ -51,6 +53,7 @@ __all__ = [
     "Sample",
     "adience_accuracy",
     "age_band",
+    "band_table",
     "breakdown",
     "build_report",
     "confusion_matrix",
@@ -67,6 +70,7 @@ __all__ = [
     "read_fairface",
     "read_utkface",
     "reliability_table",
+    "risk_coverage",
     "summary_text",
     "write_report",
 ]

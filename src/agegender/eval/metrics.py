@@ -40,8 +40,8 @@ __all__ = [
     "reliability_table",
 ]
 
-#: Age bands used by :func:`breakdown`: decades up to 69, then ``70+``.
-AGE_BAND_LABELS: tuple[str, ...] = (*(f"{10 * i}-{10 * i + 9}" for i in range(7)), "70+")
+#: Age bands used by :func:`breakdown`: decades up to 79, then ``80+``.
+AGE_BAND_LABELS: tuple[str, ...] = (*(f"{10 * i}-{10 * i + 9}" for i in range(8)), "80+")
 
 
 # --------------------------------------------------------------------- helpers
@@ -260,7 +260,7 @@ def expected_calibration_error(
 
 # --------------------------------------------------------------------- breakdown
 def age_band(age: float | None) -> str | None:
-    """The decade band of an age (``"0-9"`` ... ``"60-69"``, ``"70+"``); None if missing."""
+    """The decade band of an age (``"0-9"`` ... ``"70-79"``, ``"80+"``); None if missing."""
     if age is None or not np.isfinite(age) or age < 0:
         return None
     return AGE_BAND_LABELS[min(int(age // 10), len(AGE_BAND_LABELS) - 1)]

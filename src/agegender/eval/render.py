@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .render_bands import band_lines, band_markdown, band_plot, risk_lines, risk_markdown
 from .report import ADIENCE_NOTE, CROSS_KEY, _jsonable
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,11 @@ def _summary_rows(report: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     if g := report.get("gender"):
         rows.append(("Gender accuracy", _pct(g["accuracy"]), str(g["n"])))
         rows.append((f"Gender ECE ({g['bins']} bins)", _num(g["ece"], 3), str(g["n"])))
+        if g.get("min_confidence") is not None:
+            mc = f"{g['min_confidence']:g}"
+            rows.append((f"Gender answered (p >= {mc})", _pct(g["answered"]), str(g["n"])))
+            rows.append((f"Gender accuracy on answered (p >= {mc})",
+                         _pct(g["accuracy_answered"]), str(g["n_answered"])))
     if iv := report.get("interval"):
         rows.append((
             f"Age interval coverage (nominal {_pct(iv['nominal'])})",
@@ -89,6 +95,7 @@ def summary_text(report: Mapping[str, Any]) -> str:
                 f"(n={w['n_gender']}); spread {_pct(b['gender_accuracy_spread'])}"
             )
         break
+    lines += band_lines(report) + risk_lines(report)
     if report.get("adience"):
         lines.append("  * exact ages mapped to the nearest Adience group, ties to the younger")
     for name, why in (report.get("skipped") or {}).items():
@@ -138,6 +145,7 @@ def _markdown(report: Mapping[str, Any], plots: Sequence[str]) -> str:
                (f"The 10th-90th percentile interval holds the true age for "
                 f"{_pct(iv['coverage'])} of {iv['n']} faces (nominal {_pct(iv['nominal'])}); "
                 f"mean width {_num(iv['mean_width'], 1)} years."), ""]
+    md += band_markdown(report, _md_table) + risk_markdown(report, _md_table)
 
     if bd := report.get("breakdown"):
         md += ["## Breakdown", ""]
@@ -269,6 +277,11 @@ def _plots(report: Mapping[str, Any], out_dir: Path) -> list[Path]:
         placeholder("reliability.png", "Gender reliability", skipped.get("gender", "no data"))
 
     mae_bars("mae_by_group.png", "group", "Age MAE by ethnic group", "group")
+    fig = band_plot(report)
+    if fig is not None:
+        save(fig, "by_age_band.png")
+    else:
+        placeholder("by_age_band.png", "By age band", skipped.get("breakdown", "no data"))
     return written
 
 

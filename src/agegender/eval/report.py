@@ -2,7 +2,7 @@
 
 :func:`build_report` scores predictions against :class:`~agegender.eval.readers.Sample`
 labels with the functions of :mod:`agegender.eval.metrics`. :mod:`.render` writes it as
-``report.json``, ``report.md`` and four PNG plots, and prints a one-screen summary.
+``report.json``, ``report.md`` and the PNG plots of :data:`PLOT_FILES`, and prints a one-screen summary.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from ..ages import (
 )
 from ..errors import InputError
 from ..types import INTERVAL_QUANTILES
+from . import bands as B
 from . import metrics as M
 from .readers import Sample
 
@@ -41,6 +42,7 @@ PLOT_FILES: tuple[str, ...] = (
     "mae_by_age.png",
     "reliability.png",
     "mae_by_group.png",
+    "by_age_band.png",
 )
 
 NOMINAL_COVERAGE = INTERVAL_QUANTILES[1] - INTERVAL_QUANTILES[0]
@@ -178,6 +180,7 @@ def build_report(
     meta: Mapping[str, Any],
     min_group_count: int = 20,
     ece_bins: int = 10,
+    gender_min_confidence: float | None = None,
 ) -> dict[str, Any]:
     """Score predictions against labels; return a JSON-serializable report.
 
@@ -192,13 +195,19 @@ def build_report(
         meta: free-form facts to carry into the report (model, data set, split...).
         min_group_count: minimum samples for a breakdown group to be ranked.
         ece_bins: number of confidence bins for ECE and the reliability table.
+        gender_min_confidence: as ``--gender-min-confidence``: faces whose perceived
+            gender is below it count as not answered; ``gender`` (and each age band) then
+            also gives the share answered and the accuracy on the answered.
 
     Returns:
         A dict with ``meta``, ``n_samples``, ``detection``, and when their labels
         exist ``age`` (MAE, CS@5), ``adience`` (8-group exact / one-off accuracy and
         confusion matrix), ``range`` (accuracy on range labels), ``gender``
         (accuracy, ECE, reliability table), ``interval`` (coverage of the
-        10th..90th percentile interval vs 0.8), ``breakdown`` (by age band,
+        10th..90th percentile interval vs 0.8), ``age_bands`` (per ten-year band
+        of the true age: MAE, interval coverage, gender accuracy and ECE),
+        ``gender_risk_coverage`` (share answered and accuracy at each confidence
+        threshold, all faces and ages 0-9), ``breakdown`` (by age band,
         gender, ethnic group and their combination), ``speed``; ``skipped``
         gives the reason for each metric left out, and ``notes`` how figures were
         computed. Age and gender figures are over the faces that were found; a
@@ -207,6 +216,10 @@ def build_report(
     Raises:
         InputError: predictions and samples differ in length, or a prediction is malformed.
     """
+    if gender_min_confidence is not None and not 0.5 <= gender_min_confidence <= 1:
+        raise InputError(
+            f"gender_min_confidence must be within 0.5..1, got {gender_min_confidence}"
+        )
     if len(predictions) != len(samples):
         raise InputError(
             f"got {len(predictions)} predictions for {len(samples)} samples; pass one "
@@ -293,10 +306,16 @@ def build_report(
             "bins": ece_bins,
             "reliability": [b._asdict() for b in table],
         }
+        if gender_min_confidence is not None:
+            report["gender"].update(
+                B.answered_figures(P["p_male"], L["male"], gender_min_confidence)
+            )
+        report["gender_risk_coverage"] = B.risk_section(P["p_male"], L["male"], L["band"])
         notes.append(
             "Gender: predicted male when p_male >= 0.5; ECE compares the confidence of the "
             f"predicted label, max(p, 1-p), with its accuracy over {ece_bins} equal bins of "
-            "0.5..1."
+            "0.5..1. Risk-coverage: at a threshold P a face is answered when max(p, 1-p) "
+            ">= P (as --gender-min-confidence P decides); accuracy is over the answered."
         )
     else:
         skipped["gender"] = "no sample has a gender label"
@@ -334,10 +353,17 @@ def build_report(
         if set(present) == set(dims):
             bd[CROSS_KEY] = M.breakdown(values, dims, min_count=min_group_count)
         report["breakdown"] = bd
+        report["age_bands"] = B.band_section(
+            L["band"], ece_bins=ece_bins, min_confidence=gender_min_confidence,
+            pred_years=P["years"], true_age=L["age"], low=P["low"], high=P["high"],
+            p_male=P["p_male"], true_is_male=L["male"],
+        )
         notes.append(
-            "Breakdown: age bands are decades of the label age (a range label is banded by "
-            "its middle, an open range such as 70+ by its lower bound); worst groups and "
-            f"spreads count only groups with at least {min_group_count} valid samples."
+            "Breakdown: age bands are decades of the label age, 0-9 to 70-79, then 80+ (a "
+            "range label is banded by its middle, an open range such as 70+ by its lower "
+            "bound); worst groups and spreads count only groups with at least "
+            f"{min_group_count} valid samples. Per age band, gender ECE needs at least "
+            f"{B.MIN_ECE_COUNT} gender-labeled faces."
         )
     else:
         skipped["breakdown"] = "no age or gender labels"
