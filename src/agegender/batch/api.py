@@ -118,6 +118,8 @@ def batch(
         from .engine_ray import require_ray
 
         require_ray()
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
     items = list_inputs([str(i) for i in inputs], list_file)
     outp = Path(out)
     done_keys = prepare_out(outp, format, resume)

@@ -1,7 +1,7 @@
 """The local engine: a pool of worker processes on this machine, each holding one Analyzer.
 
 The main process lists nothing and decodes nothing: it hands each worker chunks of inputs
-(paths or URIs) over a pipe, at most two chunks ahead, and writes the rows that come back.
+(paths or URIs) over a pipe, at most four chunks queued each, and writes the rows that come back.
 Workers are started with ``forkserver`` (``spawn`` where that is missing), never forked
 from a process that has loaded onnxruntime.
 
@@ -30,8 +30,9 @@ from .work import Rows, WorkerSpec, analyze_items, worker_models
 
 log = logging.getLogger(__name__)
 
-#: chunks sent to a worker before it has finished the first (keeps it busy, bounds memory)
-AHEAD = 2
+#: chunks queued per worker (paths only: keeps it busy when the main process is slow to
+#: get the CPU, and bounds what is pending)
+AHEAD = 4
 #: workers that die before they are ready, in a row, before the run gives up
 MAX_START_FAILURES = 3
 

@@ -88,11 +88,11 @@ def _uri_items(uri: str) -> Iterator[Item]:
         infos = fs.glob(path, detail=True)
         found = [(p, i) for p, i in sorted(infos.items()) if i.get("type") != "directory"]
     elif fs.isdir(path):
+        from ..io.scan import image_extensions  # what a local folder scan takes
+
+        exts = image_extensions()
         infos = fs.find(path, detail=True)
-        found = [
-            (p, i) for p, i in sorted(infos.items())
-            if Path(p).suffix.lower() in IMAGE_EXTENSIONS
-        ]
+        found = [(p, i) for p, i in sorted(infos.items()) if Path(p).suffix.lower() in exts]
         if not found:
             yield Item(uri, error=f"{uri}: folder holds no images (looked for {_exts()}, recursively)")
             return
@@ -118,25 +118,22 @@ def _stat_item(path: str) -> Item:
 
 
 def _local_items(arg: str) -> Iterator[Item]:
-    p = Path(arg)
-    if p.is_dir():
-        found = sorted(
-            f for f in p.rglob("*") if f.suffix.lower() in IMAGE_EXTENSIONS and f.is_file()
-        )
-        if not found:
-            yield Item(arg, error=f"{arg}: folder holds no images (looked for {_exts()}, recursively)")
-        for f in found:
-            yield _stat_item(str(f))
-    elif p.exists():
-        yield _stat_item(arg)
-    elif any(c in arg for c in _GLOB_CHARS):
+    """Files and folders exactly as ``agegender analyze`` expands them (same folder scan);
+    a pattern that names no existing path is expanded as a glob first."""
+    from ..io.images import expand_inputs
+
+    if not os.path.lexists(arg) and any(c in arg for c in _GLOB_CHARS):
         matches = sorted(glob.glob(arg, recursive=True))
         if not matches:
             yield Item(arg, error=f"{arg}: the pattern matches no file")
         for m in matches:
-            yield from _local_items(m) if Path(m).is_dir() else [_stat_item(m)]
-    else:
-        yield Item(arg, error=f"{arg}: no such file or folder")
+            yield from _local_items(m)
+        return
+    for src in expand_inputs([arg]):
+        if src.error is not None:
+            yield Item(src.name, error=str(src.error))
+        else:
+            yield _stat_item(src.name)
 
 
 def list_inputs(inputs: Iterable[str], list_file: str | None = None) -> list[Item]:
