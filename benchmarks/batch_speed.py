@@ -9,6 +9,9 @@ to exit (so model loading, worker start-up and Ray's start are included):
 * ``batch ray 2``: ``agegender batch DIR --out OUT --engine ray --workers 2`` (a local Ray
   started and stopped by the command; skipped with a note when ray is not installed).
 
+The table also gives CPU seconds (user + system, the command and the processes it
+reaped), which the machine's load does not change much, unlike wall-clock time.
+
 Every configuration runs ``--repeats`` times (default 3), the rounds interleaved so that a
 slow moment of the machine hits all of them; the table gives the median, and each
 configuration's images/s as a ratio of ``analyze``'s. Same detector and models for all
@@ -28,6 +31,7 @@ import importlib.util
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -55,8 +59,12 @@ def utk_faces(shared: Path, n: int, dest: Path) -> list[Path]:
     return out
 
 
-def run(config: str, folder: Path, work: Path, detector: str) -> tuple[float, int, int]:
-    """(seconds, inputs, faces) of one run of one configuration."""
+def run(config: str, folder: Path, work: Path, detector: str) -> tuple[float, float, int, int]:
+    """(seconds, CPU seconds, inputs, faces) of one run of one configuration.
+
+    CPU seconds are user + system time of the command and every descendant it reaped
+    (worker processes, Ray's processes): how much work it did, whatever the machine's load.
+    """
     base = [sys.executable, "-m", "agegender", "-q"]
     out = work / f"out-{config.replace(' ', '-')}-{time.monotonic_ns()}"
     if config == "analyze":
@@ -65,10 +73,13 @@ def run(config: str, folder: Path, work: Path, detector: str) -> tuple[float, in
         _, engine, workers = config.split()
         cmd = [*base, "batch", str(folder), "--out", str(out), "--engine", engine,
                "--workers", workers, "--detector", detector]
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     with open(work / "stdout.jsonl", "w") as so:
         r = subprocess.run(cmd, stdout=so, stderr=subprocess.PIPE, timeout=3600)
     seconds = time.perf_counter() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     if r.returncode not in (0, 1):
         raise SystemExit(f"{config} failed (exit {r.returncode}): {r.stderr.decode()[-2000:]}")
     if config == "analyze":
@@ -82,7 +93,7 @@ def run(config: str, folder: Path, work: Path, detector: str) -> tuple[float, in
         n = len({s for t in tables for s in t.column("source").to_pylist()})
         faces = sum(len(t.column("face").drop_null()) for t in tables)
         shutil.rmtree(out, ignore_errors=True)
-    return seconds, n, faces
+    return seconds, cpu, n, faces
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,27 +115,33 @@ def main(argv: list[str] | None = None) -> int:
         folder = work / "faces"
         utk_faces(a.shared, a.n, folder)
         times: dict[str, list[float]] = {c: [] for c in configs}
+        cpus: dict[str, list[float]] = {c: [] for c in configs}
         counts: dict[str, tuple[int, int]] = {}
         for k in range(a.repeats):
             order = configs[k % len(configs):] + configs[: k % len(configs)]
             for c in order:
-                s, n, f = run(c, folder, work, a.detector)
+                s, cpu, n, f = run(c, folder, work, a.detector)
                 times[c].append(s)
+                cpus[c].append(cpu)
                 counts[c] = (n, f)
-                print(f"round {k + 1}: {c}: {s:.1f} s ({n} inputs, {f} faces)", file=sys.stderr)
+                print(f"round {k + 1}: {c}: {s:.1f} s, {cpu:.1f} CPU s ({n} inputs, {f} faces)",
+                      file=sys.stderr)
     base = a.n / statistics.median(times["analyze"])
-    print(f"\n{a.n} UTKFace test faces, {os.cpu_count()} cores ({platform.processor() or platform.machine()}), "
+    load = os.getloadavg()[0]
+    print(f"\n{a.n} UTKFace test faces, {os.cpu_count()} cores, load average {load:.1f} at the end ({platform.processor() or platform.machine()}), "
           f"Python {platform.python_version()}, detector {a.detector}, median of {a.repeats} "
           "(whole command: start-up and model loading included)\n")
-    print("| command | seconds | images/s | faces/s | vs analyze |")
-    print("|---|---|---|---|---|")
+    print("| command | seconds | images/s | faces/s | vs analyze | CPU seconds | images per CPU s |")
+    print("|---|---|---|---|---|---|---|")
     rows: list[dict[str, Any]] = []
     for c in configs:
         med = statistics.median(times[c])
         n, f = counts[c]
         ips = n / med
-        print(f"| `{c}` | {med:.1f} | {ips:.1f} | {f / med:.1f} | {ips / base:.2f}x |")
-        rows.append({"config": c, "seconds": times[c], "median": med, "inputs": n, "faces": f})
+        cpu = statistics.median(cpus[c])
+        print(f"| `{c}` | {med:.1f} | {ips:.1f} | {f / med:.1f} | {ips / base:.2f}x | {cpu:.1f} | {n / cpu:.0f} |")
+        rows.append({"config": c, "seconds": times[c], "median": med, "cpu_seconds": cpus[c],
+                     "inputs": n, "faces": f})
     for note in notes:
         print(f"\n{note}")
     if a.json:
