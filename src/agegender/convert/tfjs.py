@@ -173,3 +173,88 @@ def load_tfjs(model_json: str | Path, outputs: list[str] | None = None) -> TfjsG
             used = {i for n in nodes for i in n.inputs}
             outputs = [n.name for n in nodes if n.name not in used and n.op != "Const"]
     return TfjsGraph(nodes, weights, inputs, list(outputs), where)
+
+
+def _b64(s: str) -> str:
+    return base64.b64encode(s.encode()).decode()
+
+
+def fuse(graph: TfjsGraph) -> TfjsGraph:
+    """The same function as fewer nodes: each convolution absorbs the folded batch norm
+    after it (``Mul`` by a per-channel constant into the filter, ``Add`` into a bias) and a
+    ReLU6 written as ``Maximum(Minimum(Relu(x), 6), 0)``. Exact up to float rounding; a
+    node is absorbed only when the convolution's output has no other consumer."""
+    nodes = {n.name: n for n in graph.nodes}
+    consumers: dict[str, list[str]] = {}
+    for n in graph.nodes:
+        for i in n.inputs:
+            consumers.setdefault(i, []).append(n.name)
+    keep = set(graph.outputs)
+    w = dict(graph.weights)
+    replaced: dict[str, str] = {}  # absorbed node -> the node that now produces its value
+    removed: set[str] = set()
+    new: dict[str, Node] = {}
+
+    def only_next(name: str, op: str) -> Node | None:
+        c = consumers.get(name, [])
+        if len(c) != 1 or name in keep:
+            return None
+        n = nodes[c[0]]
+        return n if n.op == op else None
+
+    def const_other(n: Node, x: str) -> NDArray[Any] | None:
+        other = [i for i in n.inputs if i != x]
+        return w.get(other[0]) if len(other) == 1 and other[0] in w else None
+
+    def scalar(n: Node, x: str, value: float) -> bool:
+        c = const_other(n, x)
+        return c is not None and c.size == 1 and float(c.reshape(-1)[0]) == value
+
+    for n in graph.nodes:
+        if n.op not in ("Conv2D", "DepthwiseConv2dNative") or n.string("data_format", "NHWC") != "NHWC":
+            continue
+        filt = w[n.inputs[1]].astype(np.float32)
+        cout = filt.shape[2] * filt.shape[3] if n.op == "DepthwiseConv2dNative" else filt.shape[3]
+        last, bias, fused = n.name, np.zeros(cout, np.float32), ["BiasAdd"]
+        mul = only_next(last, "Mul")
+        c = const_other(mul, last) if mul else None
+        if mul is not None and c is not None and c.size == cout:
+            filt = filt * c.reshape(-1).reshape(filt.shape[2:] if n.op == "DepthwiseConv2dNative" else (cout,))
+            last = mul.name
+        for op in ("Add", "AddV2", "BiasAdd"):
+            add = only_next(last, op)
+            c = const_other(add, last) if add else None
+            if add is not None and c is not None and c.size == cout:
+                bias, last = c.reshape(-1).astype(np.float32), add.name
+                break
+        relu = only_next(last, "Relu")
+        if relu is not None:
+            last, fused = relu.name, fused + ["Relu"]
+            mn = only_next(last, "Minimum")
+            mx = only_next(mn.name, "Maximum") if mn is not None and scalar(mn, last, 6.0) else None
+            if mn is not None and mx is not None and scalar(mx, mn.name, 0.0):
+                last, fused = mx.name, fused[:-1] + ["Relu6"]
+        if last == n.name:
+            continue
+        fname, bname = n.inputs[1] + "/fused", n.name + "/fused_bias"
+        w[fname], w[bname] = filt, bias
+        attr = dict(n.attr, fused_ops={"list": {"s": [_b64(f) for f in fused]}})
+        new[last] = Node(last, "_FusedConv2D" if n.op == "Conv2D" else n.op, (n.inputs[0], fname, bname), attr)
+        removed |= {n.name}
+        replaced[n.name] = last
+        chain = n.name
+        while chain != last:
+            chain = consumers[chain][0]
+            if chain != last:
+                removed.add(chain)
+    out_nodes = []
+    for n in graph.nodes:
+        if n.name in removed:
+            continue
+        out_nodes.append(new.get(n.name, n))
+    used = {i for n in out_nodes for i in n.inputs}
+    consts = [Node(k, "Const", ()) for k in w if k not in nodes]
+    out_nodes = [n for n in out_nodes if n.op != "Const" or n.name in used] + [
+        c for c in consts if c.name in used]
+    return TfjsGraph(out_nodes, {k: v for k, v in w.items() if k in used}, dict(graph.inputs),
+                     list(graph.outputs), graph.source)

@@ -79,3 +79,29 @@ def register_faceres() -> None:
               "output": {"decode": "sigmoid", "positive": "male", "name": "gender_pred/Sigmoid"}},
         convert=tfjs_onnx,
     ))
+
+
+#: Where the FaceRes networks fine-tuned here ship inside the package (with their cards).
+SHIPPED = "models/faceres"
+
+
+def register_shipped() -> None:
+    """Records for the fine-tuned FaceRes pair shipped in the package: one ONNX file, two
+    cards (age and gender read two outputs of one graph, which runs once per batch)."""
+    import json
+
+    for task in ("age", "gender"):
+        card_path = store.package_file("agegender", f"{SHIPPED}/card-{task}.json")
+        if card_path is None:  # a source tree without the exported model
+            continue
+        card = json.loads(card_path.read_text())
+        register(ModelRecord(
+            name=card["name"],
+            task=card["task"],
+            description=card["description"] + "; fine-tuned on " + card["training"]["data"]
+            + "; ships with pip (default)",
+            license=card["license"],
+            files=(ModelFile(card["file"], card["sha256"], package="agegender",
+                             resource=f"{SHIPPED}/{card['file']}", pip_name="agegender"),),
+            card={k: card[k] for k in ("input", "crop", "output")},
+        ), aliases=(f"default-{task}",))

@@ -32,8 +32,13 @@ def add_train_parser(sub: argparse._SubParsersAction, add_model_options: Callabl
         "OUT/card.json for `agegender models add`. Needs " + INSTALL_HINT + ".",
     )
     tr.add_argument("--task", default="age", choices=["age", "gender", "both"])
-    tr.add_argument("--arch", default=None, choices=["cydral", "levi-hassner", "ssrnet"],
-                    help="cydral (fine-tune the default networks; default), levi-hassner, ssrnet")
+    tr.add_argument("--arch", default=None, choices=["cydral", "levi-hassner", "ssrnet", "faceres"],
+                    help="cydral (fine-tune the Cydral networks; default), levi-hassner, ssrnet, "
+                    "faceres (fine-tune HSE FaceRes for both tasks on DATASET[,DATASET...])")
+    tr.add_argument("--freeze-blocks", type=int, default=3,
+                    help="faceres: keep the first N MobileNet blocks as published (0 trains all)")
+    tr.add_argument("--epoch-size", type=int, default=None,
+                    help="faceres: faces drawn per epoch (default: all)")
     tr.add_argument("--data", required=True, metavar="DATASET", help="data set folder or CSV")
     tr.add_argument("--format", default="auto", choices=["auto", "utkface", "adience", "fairface", "csv"])
     tr.add_argument("--split", default="train", help="training split (Adience: folds, e.g. 0,1,2,3)")
@@ -169,6 +174,10 @@ def cmd_train(a: argparse.Namespace) -> int:
 
     if a.threads:
         torch.set_num_threads(a.threads)
+    if a.arch == "faceres":
+        from .faceres_cli import run
+
+        return run(a)
     cfg = _config(a)
     cfg.command = "agegender " + " ".join(shlex.quote(x) for x in getattr(a, "argv", []))
     bar = _Bar(enabled=not a.quiet)
