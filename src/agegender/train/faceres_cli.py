@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..registry.faceres import CROP, VGG_MEAN_BGR
+from ..registry.faceres import VGG_MEAN_BGR
 
 log = logging.getLogger(__name__)
 
