@@ -93,6 +93,8 @@ def run(config: str, folder: Path, work: Path, detector: str) -> tuple[float, fl
         n = len({s for t in tables for s in t.column("source").to_pylist()})
         faces = sum(len(t.column("face").drop_null()) for t in tables)
         shutil.rmtree(out, ignore_errors=True)
+    if n == 0:
+        raise SystemExit(f"{config} analyzed nothing (exit {r.returncode}): {r.stderr.decode()[-2000:]}")
     return seconds, cpu, n, faces
 
 

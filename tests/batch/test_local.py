@@ -141,6 +141,10 @@ def test_usage_errors_exit_2_with_one_line(tmp_path: Path, monkeypatch: pytest.M
     err = capsys.readouterr().err
     assert 'pip install "agegender[distributed]"' in err and "Traceback" not in err
     assert main(["batch", "--out", str(tmp_path / "o3")]) == 2
+    assert main(["batch", str(tmp_path), "--out", "s3://bucket/faces"]) == 2
+    assert "shared storage" in capsys.readouterr().err
+    assert main(["batch", str(tmp_path), "--out", str(tmp_path / "o4"), "--batch-size", "0"]) == 2
+    assert "batch-size must be 1 or more" in capsys.readouterr().err
 
 
 def test_import_stays_light():

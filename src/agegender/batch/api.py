@@ -65,6 +65,21 @@ class BatchSummary:
         return d
 
 
+def _local_out(out: str | os.PathLike[str]) -> Path:
+    """``--out`` as a local path (``file://`` accepted); buckets are refused with what to do."""
+    s = str(out)
+    if s.startswith("file://"):
+        from urllib.parse import unquote, urlparse
+
+        return Path(unquote(urlparse(s).path))
+    if "://" in s:
+        raise InputError(
+            f"--out {s}: the data set is written to a folder (on a cluster, shared storage that "
+            "every node mounts); copy it to a bucket afterwards"
+        )
+    return Path(s)
+
+
 def default_workers() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -112,6 +127,10 @@ def batch(
         raise InputError(f"batch: format must be parquet, jsonl or csv, got {format!r}")
     if workers is not None and workers < 1:
         raise InputError(f"batch: workers must be 1 or more, got {workers}")
+    for name, v in (("batch_size", batch_size), ("part_rows", part_rows)):
+        if v is not None and v < 1:
+            raise InputError(f"batch: {name.replace('_', '-')} must be 1 or more, got {v}")
+    out = _local_out(out)
     if gpus_per_worker and "device" not in model_kwargs:
         model_kwargs["device"] = "cuda"
     if engine == "ray":

@@ -38,6 +38,9 @@ MAX_START_FAILURES = 3
 
 
 def _worker_main(conn: Connection, spec: WorkerSpec, log_level: int) -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the main process stops us
     logging.basicConfig(level=log_level, format="agegender (worker): %(message)s")
     try:
         analyzer = spec.build()
@@ -192,6 +195,7 @@ def run_local(
             return False
         return w.proc.is_alive() or w.conn.poll()
 
+    finished = False
     try:
         pool.extend(start() for _ in range(max(1, workers)))
         while True:
@@ -204,6 +208,7 @@ def run_local(
                     w.chunks[cid] = _Chunk(cid, c)
                     w.conn.send((cid, [(i, items[i]) for i in c]))
             if n_done == len(items):
+                finished = True
                 break
             ready = wait([w.conn for w in pool] + [w.proc.sentinel for w in pool], timeout=1.0)
             for w in list(pool):
@@ -211,13 +216,14 @@ def run_local(
                 if woke and not receive(w):
                     bury(w)
     finally:
-        _stop(pool)
+        _stop(pool, graceful=finished)
 
 
-def _stop(pool: list[_Worker]) -> None:
+def _stop(pool: list[_Worker], graceful: bool) -> None:
+    """Ask the workers to exit (all work done), or terminate them (an error, Ctrl-C)."""
     for w in pool:
         with contextlib.suppress(OSError, ValueError):
-            w.conn.send(None)
+            w.conn.send(None) if graceful else w.proc.terminate()
     deadline = time.monotonic() + 10
     for w in pool:
         w.proc.join(timeout=max(0.1, deadline - time.monotonic()))

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
+from ..errors import AgeGenderError, InputError
 from .inputs import Item
 from .resume import prepare_out
 from .rows import error_rows, file_metadata
@@ -152,7 +152,14 @@ def run_ray(
 
     import ray
 
-    started = _connect(address)
+    try:
+        started = _connect(address)
+    except Exception as e:  # noqa: BLE001 - Ray's own errors, said in one line
+        where = f"connect to the Ray cluster at {address}" if address else "start or find Ray"
+        raise AgeGenderError(
+            f"batch --engine ray: could not {where}: {type(e).__name__}: {e}. On a busy "
+            "machine rerun it (with --resume), or use --engine local"
+        ) from e
     seen: set[str] = set()
     got_models = False
 
