@@ -1,4 +1,4 @@
-"""Fixtures of the browser tests: one server and one Chromium per test module."""
+"""Fixtures of the browser tests: one server and one Chromium for the whole session."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from browser_kit import CHROMIUM, CHROMIUM_ARGS, ServerThread, need_browser, write_y4m
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(mirror: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
     """The app (rate limit off, models from the shared mirror) on a free 127.0.0.1 port."""
     need_browser()
@@ -27,14 +27,14 @@ def server(mirror: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
         srv.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def camera_video(photos: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The fake webcam: group_t1.jpg, shaking by up to 3 px, with noise, 40 frames."""
     dest = tmp_path_factory.mktemp("camera") / "camera.y4m"
     return write_y4m(photos / "group_t1.jpg", dest, frames=40, jitter=3, noise=6.0)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser(camera_video: Path) -> Iterator[Any]:
     need_browser()
     from playwright.sync_api import sync_playwright

@@ -4,7 +4,7 @@
 "use strict";
 
 import { markStale, showResult, shown } from "./photo.js";
-import { decode, prepare, send, toOriginal } from "./upload.js";
+import { decode, limits, prepare, send, toOriginal } from "./upload.js";
 import { $, announce, download, el, setStatus } from "./util.js";
 
 const IMAGE_EXT = /\.(jpe?g|png|webp|bmp|gif|tiff?|avif)$/i;
@@ -79,7 +79,7 @@ async function analyzeOne(item, signal) {
   const { file } = item;
   progress(item, `Preparing ${item.name}…`);
   const bitmap = await decode(file);
-  const prep = await prepare(file, bitmap);
+  let prep = await prepare(file, bitmap);
   const name = file.name || "pasted.png";
   const onProgress = (p) => {
     if (p.phase === "upload") {
@@ -97,6 +97,14 @@ async function analyzeOne(item, signal) {
       const jpeg = await send("/v1/annotate", prep.blob, name, { onProgress, signal, as: "blob" });
       return { bitmap: await createImageBitmap(jpeg), result: answer, name: item.name, serverDrawn: true };
     } catch (err) {
+      if (err.status === 413 && bitmap && !prep.shrunk) {
+        // this server's limits are below the ones we knew: send it smaller, once
+        const px = (prep.width || bitmap.width) * (prep.height || bitmap.height);
+        limits.maxBytes = Math.min(limits.maxBytes, Math.floor(prep.blob.size * 0.5));
+        limits.maxPixels = Math.min(limits.maxPixels, Math.floor(px * 0.5));
+        prep = { ...(await prepare(file, bitmap)), shrunk: true };
+        continue;
+      }
       if (!err.unreachable || attempt >= RETRIES_MS.length) throw err;
       const wait = RETRIES_MS[attempt];
       setStatus($("#photo-status"), `Could not reach the server: retrying in ${wait / 1000} s ` +
