@@ -122,3 +122,25 @@ def test_models_pull_from_mirror_and_verify(capsys, use_mirror):
     assert main(["models", "verify"]) == 0
     out = capsys.readouterr().out
     assert "yunet: ok" in out and "sha256 verified" in out
+
+
+def test_gender_min_confidence(photos, tmp_path: Path):
+    csv_path = tmp_path / "f.csv"
+    r = run("analyze", str(photos / "group_t1.jpg"), "--gender-min-confidence", "0.99",
+            "--csv", str(csv_path))
+    assert r.returncode == 0, r.stderr.decode()
+    genders = [f["gender"] for f in json.loads(r.stdout.decode())["faces"]]
+    undetermined = [g for g in genders if g["label"] is None]
+    assert undetermined, genders  # some faces of group_t1 are below 0.99
+    assert all(g == {"label": None, "probability": g["probability"], "undetermined": True}
+               and g["probability"] < 0.99 for g in undetermined)
+    assert all(g["label"] in ("female", "male") and g["probability"] >= 0.99 and len(g) == 2
+               for g in genders if g["label"] is not None)
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [row["gender"] or None for row in rows] == [g["label"] for g in genders]
+    assert [float(row["gender_probability"]) for row in rows] == [g["probability"] for g in genders]
+    for bad in ("0.3", "1.5", "often"):
+        r = run("analyze", str(photos / "group_t1.jpg"), "--gender-min-confidence", bad)
+        err = r.stderr.decode().strip()
+        assert r.returncode == 2 and len(err.splitlines()) == 1 and "--gender-min-confidence" in err

@@ -15,6 +15,7 @@ from typing import Any
 from .cli_options import (
     Parser,
     add_global_options,
+    min_confidence,
     nonnegative_int,
     output_folder,
     positive_int,
@@ -46,6 +47,9 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         help="fade all but the face ellipse to the chip's mean before estimation "
         "(default: as each model's card says; off for the built-in models)",
     )
+    p.add_argument("--gender-min-confidence", type=min_confidence, default=None, metavar="P",
+                   help="0.5..1: report perceived gender as undetermined (label null) when the "
+                   "more likely label's probability is below P (default 0.5: always a label)")
 
 
 def _model_kwargs(a: argparse.Namespace) -> dict[str, Any]:
@@ -60,6 +64,7 @@ def _model_kwargs(a: argparse.Namespace) -> dict[str, Any]:
         "tta": a.tta,
         "max_pixels": a.max_pixels,
         "mask_background": a.mask_background,
+        "gender_min_confidence": a.gender_min_confidence,
     }
 
 

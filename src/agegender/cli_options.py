@@ -84,6 +84,19 @@ def probability(text: str) -> float:
     return v
 
 
+def min_confidence(text: str) -> float:
+    """A number within 0.5..1 (``--gender-min-confidence``)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number within 0.5..1, got {text!r}") from None
+    if not 0.5 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(
+            f"must be within 0.5..1 (a probability of the more likely label), got {text}"
+        )
+    return v
+
+
 def _int(text: str, what: str) -> int:
     try:
         return int(text)

@@ -16,7 +16,9 @@ def add_eval_parser(sub: argparse._SubParsersAction, add_model_options: Callable
         "eval",
         help="evaluate on a labeled data set (UTKFace, Adience, FairFace, CSV)",
         description="Report age MAE, CS@5, Adience 8-group accuracy, gender accuracy and "
-        "calibration, interval coverage, detection rate and per-group breakdowns.",
+        "calibration, interval coverage, detection rate, per-group breakdowns, a table per "
+        "ten-year band of true age and perceived gender's risk-coverage. With "
+        "--gender-min-confidence, undetermined faces count as not answered.",
     )
     ev.add_argument("dataset", help="data set folder or CSV file")
     ev.add_argument("--format", default="auto", choices=["auto", "utkface", "adience", "fairface", "csv"])
@@ -60,11 +62,12 @@ def cmd_eval(a: argparse.Namespace) -> int:
         "age_model": a.age_model,
         "gender_model": a.gender_model,
         "tta": a.tta,
+        "gender_min_confidence": a.gender_min_confidence,
         "samples": len(samples),
         "rejected_label_rows": len(ds.problems),
         "unreadable_images": sum(1 for p in preds if p.get("error")),
     }
-    report = build_report(preds, samples, meta=meta)
+    report = build_report(preds, samples, meta=meta, gender_min_confidence=a.gender_min_confidence)
     sys.stdout.write(summary_text(report) + "\n")
     if a.report:
         files = write_report(report, Path(a.report))

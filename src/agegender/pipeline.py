@@ -23,7 +23,7 @@ from .errors import AgeGenderError, InputError
 from .estimate import Estimator, Tta
 from .io.budget import PixelBudget
 from .io.images import Channels, Source, as_rgb, expand_inputs, open_image
-from .types import Faces
+from .types import Faces, check_min_confidence
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,10 @@ class Analyzer:
         mask_background: fade everything outside each face's ellipse to the chip's mean
             before estimation (``True``/``False`` for every model); ``None`` lets each
             model's card decide (off unless its card says ``crop.mask_background``).
+        gender_min_confidence: 0.5..1; a face whose more likely perceived gender has a
+            probability below it is reported undetermined (``"label": None`` in
+            :meth:`Faces.to_dict`, ``?`` in annotations). ``None`` or 0.5 (default): always
+            a label.
     """
 
     def __init__(
@@ -95,6 +99,7 @@ class Analyzer:
         max_pixels: int | None = None,
         mask_background: bool | None = None,
         max_inflight_pixels: int | None = None,
+        gender_min_confidence: float | None = None,
     ) -> None:
         from .detect import Detector, create_detector
 
@@ -124,6 +129,12 @@ class Analyzer:
             else None
         )
         self.max_pixels = max_pixels
+        try:
+            self.gender_min_confidence = check_min_confidence(
+                0.5 if gender_min_confidence is None else gender_min_confidence
+            )
+        except ValueError as e:
+            raise InputError(str(e)) from None
         self._check_models()
 
     def _check_models(self) -> None:
@@ -151,6 +162,9 @@ class Analyzer:
             faces = self.age.estimate(images, faces, whole=whole)
         if self.gender is not None:
             faces = self.gender.estimate(images, faces, whole=whole)
+            if self.gender_min_confidence != 0.5:
+                threshold = self.gender_min_confidence
+                faces = [f.with_columns(gender_min_confidence=threshold) for f in faces]
         return faces
 
     def analyze_arrays(self, images: list[NDArray[np.uint8]]) -> list[Faces]:

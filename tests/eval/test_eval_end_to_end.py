@@ -51,3 +51,22 @@ def test_eval_report_matches_direct_computation(utkface, tmp_path: Path, capsys)
         assert abs(report["age"]["mae"] - mae) < 1e-4
         assert abs(report["gender"]["accuracy"] - acc) < 1e-9
         assert any("nearest" in n and "younger" in n for n in report["notes"])
+
+
+def test_eval_gender_min_confidence(utkface, tmp_path: Path, capsys):
+    out = tmp_path / "strict"
+    args = ["-q", "eval", str(utkface), "--split", "test", "--limit", "24", "--crops",
+            "--gender-min-confidence", "0.9", "--report", str(out)]
+    assert main(args) == 0
+    summary = capsys.readouterr().out
+    assert "Gender accuracy on answered (p >= 0.9)" in summary and "risk-coverage" in summary
+    report = json.loads((out / "report.json").read_text())
+    g = report["gender"]
+    assert report["meta"]["gender_min_confidence"] == 0.9 and g["min_confidence"] == 0.9
+    at_09 = next(r for r in report["gender_risk_coverage"]["rows"]["all"] if r["threshold"] == 0.9)
+    assert (g["n_answered"], g["answered"], g["accuracy_answered"]) == (
+        at_09["n_answered"], at_09["coverage"], at_09["accuracy"])
+    assert 0 < g["n_answered"] <= g["n"]
+    bands = report["age_bands"]["rows"]
+    assert sum(r["n_gender"] for r in bands) == g["n"]
+    assert sum(round(r["gender_answered"] * r["n_gender"]) for r in bands) == g["n_answered"]

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import Depends, FastAPI, Request, WebSocket
+from fastapi import Depends, FastAPI, Query, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
@@ -28,6 +28,7 @@ from starlette.requests import HTTPConnection
 
 from .. import __version__
 from ..errors import AgeGenderError
+from ..types import check_min_confidence
 from .docs_page import render_docs
 from .errors import (
     BadRequestError,
@@ -95,6 +96,25 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     503: {"description": "too many analyses waiting; see Retry-After"},
     504: {"description": "analysis over the time limit"},
 }
+
+
+#: ``?gender_min_confidence=P`` on /v1/analyze and /v1/annotate
+MIN_CONFIDENCE = Query(
+    None,
+    description="0.5..1: perceived gender below it is undetermined (label null, '?' drawn); "
+    "default: the server's gender_min_confidence (0.5: always a label)",
+)
+
+
+def _threshold(raw: str | None) -> Any:
+    """``process`` for :meth:`AnalysisService.analyze` applying a request's threshold, or None."""
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        p = check_min_confidence(raw.strip())
+    except ValueError as e:
+        raise BadRequestError(f"query parameter {e}") from None
+    return lambda an, rgb: an.analyze(rgb, channels="RGB").with_columns(gender_min_confidence=p)
 
 
 def _error_response(exc: BaseException) -> JSONResponse:
@@ -278,8 +298,9 @@ def create_app(settings: ServerSettings | None = None, analyzer: Any = None) -> 
         summary="Faces, apparent age and perceived gender of one image (the CLI's JSON)",
         description="multipart field 'image' (or 'file'), or the raw image as the body",
     )
-    async def analyze(request: Request) -> JSONResponse:
-        done = await service.analyze(await read_upload(request, settings))
+    async def analyze(request: Request, gender_min_confidence: str | None = MIN_CONFIDENCE) -> JSONResponse:
+        process = _threshold(gender_min_confidence)
+        done = await service.analyze(await read_upload(request, settings), process=process)
         return JSONResponse(done.result.to_dict())
 
     @app.post(
@@ -290,8 +311,10 @@ def create_app(settings: ServerSettings | None = None, analyzer: Any = None) -> 
         response_class=Response,
         summary="The image with boxes, landmarks and labels drawn, as a JPEG",
     )
-    async def annotate(request: Request) -> Response:
-        done = await service.analyze(await read_upload(request, settings), annotate=True)
+    async def annotate(request: Request, gender_min_confidence: str | None = MIN_CONFIDENCE) -> Response:
+        process = _threshold(gender_min_confidence)
+        upload = await read_upload(request, settings)
+        done = await service.analyze(upload, annotate=True, process=process)
         headers = {"X-Faces": str(len(done.result.faces))}
         return Response(done.jpeg, media_type="image/jpeg", headers=headers)
 

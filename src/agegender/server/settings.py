@@ -13,6 +13,7 @@ field                     environment variable               default
 ``api_key``               ``AGEGENDER_API_KEY``              none (no key needed)
 ``cors_origins``          ``AGEGENDER_CORS_ORIGINS``         none (CORS off)
 ``trust_proxy``           ``AGEGENDER_TRUST_PROXY``          off (client IP = socket peer)
+gender_min_confidence     AGEGENDER_GENDER_MIN_CONFIDENCE    0.5 (always a label)
 ``detector`` ... ``tta``  ``AGEGENDER_DETECTOR`` ...         the CLI's defaults
 ========================  =================================  =====================================
 """
@@ -24,6 +25,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from ..errors import InputError
+from ..types import check_min_confidence
 
 #: Image media types accepted for uploads; ``application/octet-stream`` is sniffed.
 DEFAULT_ALLOWED_TYPES: tuple[str, ...] = (
@@ -53,6 +55,7 @@ _ENV: dict[str, str] = {
     "gender_model": "AGEGENDER_GENDER_MODEL",
     "device": "AGEGENDER_DEVICE",
     "tta": "AGEGENDER_TTA",
+    "gender_min_confidence": "AGEGENDER_GENDER_MIN_CONFIDENCE",
 }
 
 
@@ -91,6 +94,9 @@ class ServerSettings:
     min_face: int | None = None
     #: None: as each model's card says (see Analyzer)
     mask_background: bool | None = None
+    #: 0.5..1: perceived gender below it is undetermined ("label": null); a request's
+    #: ``?gender_min_confidence=P`` overrides it for that request
+    gender_min_confidence: float = 0.5
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> ServerSettings:
@@ -133,6 +139,12 @@ class ServerSettings:
                 raise InputError(f"server setting {name} must be at least 1")
         if int(s.max_inflight_pixels) < 0:
             raise InputError("server setting max_inflight_pixels must be >= 0 (0: no cap)")
+        try:
+            object.__setattr__(
+                s, "gender_min_confidence", check_min_confidence(s.gender_min_confidence)
+            )
+        except ValueError as e:
+            raise InputError(f"server setting {e}") from None
         if s.request_timeout <= 0 or s.rate_limit < 0:
             raise InputError("request_timeout must be > 0 seconds and rate_limit >= 0")
         return s
@@ -149,6 +161,7 @@ class ServerSettings:
             "min_face": self.min_face,
             "max_pixels": self.max_pixels,
             "mask_background": self.mask_background,
+            "gender_min_confidence": self.gender_min_confidence,
         }
 
 
@@ -166,7 +179,7 @@ def _parse(name: str, raw: str, var: str) -> Any:
             "max_pending",
         ):
             return int(float(raw))
-        if name == "request_timeout":
+        if name in ("request_timeout", "gender_min_confidence"):
             return float(raw)
         if name == "trust_proxy":
             return raw.lower() in ("1", "true", "yes", "on")

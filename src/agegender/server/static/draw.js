@@ -8,7 +8,7 @@ export const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
 
 /** The label's forms, longest first: "F 97% · 31 y (25–38)", "F · 31 y", "" (number only). */
 export function labelTexts(f) {
-  const g = f.gender ? (f.gender.label === "male" ? "M" : "F") : "";
+  const g = f.gender ? ({ male: "M", female: "F" }[f.gender.label] || "?") : "";
   const age = f.age ? `${Math.round(f.age.years)} y` : "";
   const full = [f.gender ? `${g} ${pct(f.gender.probability)}` : "",
     f.age ? `${age} (${Math.round(f.age.low)}\u2013${Math.round(f.age.high)})` : ""].filter(Boolean).join(" \u00b7 ");
@@ -19,7 +19,7 @@ export function labelTexts(f) {
 /** A sentence for screen readers: "Face 2: perceived female (97%), apparent age 31 (80% interval 25 to 38, Adience group 25–32)". */
 export function faceSentence(f, n) {
   const parts = [];
-  if (f.gender) parts.push(`perceived ${f.gender.label} (${pct(f.gender.probability)})`);
+  if (f.gender) parts.push(`perceived ${f.gender.label || "gender undetermined"} (${pct(f.gender.probability)})`);
   if (f.age) {
     parts.push(`apparent age ${Math.round(f.age.years)} (80% interval ${Math.round(f.age.low)} to ` +
       `${Math.round(f.age.high)}, Adience group ${dash(f.age.group)})`);

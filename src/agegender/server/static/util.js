@@ -100,4 +100,5 @@ export function stem(name) {
 
 export const pct = (p) => `${Math.round(p * 100)}%`;
 export const dash = (s) => String(s).replace("-", "\u2013");
-export const genderClass = (f) => (f.gender ? f.gender.label : "unknown");
+// a null label: perceived gender undetermined (below the server's gender_min_confidence)
+export const genderClass = (f) => (f.gender && f.gender.label ? f.gender.label : "unknown");
