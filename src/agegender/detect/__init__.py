@@ -11,6 +11,8 @@ name           what                                                   comes from
 ``hog+mtcnn``  HOG, and MTCNN where HOG finds no face: near HOG's     pip
                speed, near MTCNN's recall
 ``opencv-ssd`` OpenCV ResNet-10 SSD, no landmarks                     download/mirror
+``haar``       OpenCV's Haar cascades (Viola-Jones), dlib landmarks:  agegender
+               for comparison; never chosen by ``auto``
 =============  =====================================================  ==============
 
 ``auto`` picks the first of :data:`AUTO_ORDER` whose files are here and logs it.
@@ -51,6 +53,10 @@ def _factory(name: str) -> Any:
         from .dlib_hog import DlibHOGDetector
 
         return DlibHOGDetector
+    if name in ("haar", "haar-cascade", "viola-jones"):
+        from .haar import HaarDetector
+
+        return HaarDetector
     if name in ("opencv-ssd", "ssd"):
         from .opencv_ssd import OpenCVSSDDetector
 
@@ -59,7 +65,7 @@ def _factory(name: str) -> Any:
 
 
 def detector_names() -> list[str]:
-    return ["auto", "yunet", "yunet-n", "hog+mtcnn", "mtcnn", "hog", "opencv-ssd"]
+    return ["auto", "yunet", "yunet-n", "hog+mtcnn", "mtcnn", "hog", "opencv-ssd", "haar"]
 
 
 def create_detector(name: str = "auto", **kwargs: Any) -> Detector:

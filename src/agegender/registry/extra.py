@@ -1,4 +1,5 @@
-"""The spec's other models: SSR-Net (seven published weight sets) and Levi & Hassner.
+"""The spec's other models: SSR-Net (seven published weight sets), Levi & Hassner, and the
+Haar cascade detector (its record is in :mod:`.haar`).
 
 * SSR-Net (Yang et al., IJCAI 2018): the authors publish Keras ``.h5`` weights only. The
   registry fetches (or finds in the mirror) the ``.h5`` and converts it once to ONNX
@@ -220,3 +221,6 @@ def register_extra() -> None:
                 ready=_levi_hassner_ready,
             )
         )
+    from .haar import register_haar  # the Haar cascade detector (shipped XML files)
+
+    register_haar()
