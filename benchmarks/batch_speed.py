@@ -9,8 +9,9 @@ to exit (so model loading, worker start-up and Ray's start are included):
 * ``batch ray 2``: ``agegender batch DIR --out OUT --engine ray --workers 2`` (a local Ray
   started and stopped by the command; skipped with a note when ray is not installed).
 
-The table also gives CPU seconds (user + system, the command and the processes it
-reaped), which the machine's load does not change much, unlike wall-clock time.
+The table also gives CPU seconds (user + system of the command and the processes it
+reaped, plus what batch's workers report: local workers their whole process, Ray actors
+their blocks only), which the machine's load changes much less than wall-clock time.
 
 Every configuration runs ``--repeats`` times (default 3), the rounds interleaved so that a
 slow moment of the machine hits all of them; the table gives the median, and each
@@ -31,6 +32,7 @@ import importlib.util
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import statistics
@@ -62,13 +64,13 @@ def utk_faces(shared: Path, n: int, dest: Path) -> list[Path]:
 def run(config: str, folder: Path, work: Path, detector: str) -> tuple[float, float, int, int]:
     """(seconds, CPU seconds, inputs, faces) of one run of one configuration.
 
-    CPU seconds are user + system time of the command and every descendant it reaped
-    (worker processes, Ray's processes): how much work it did, whatever the machine's load.
+    CPU seconds: user + system time of the command and what it reaped, plus the CPU seconds
+    that batch's workers report in its summary line.
     """
-    base = [sys.executable, "-m", "agegender", "-q"]
+    base = [sys.executable, "-m", "agegender"]
     out = work / f"out-{config.replace(' ', '-')}-{time.monotonic_ns()}"
     if config == "analyze":
-        cmd = [*base, "analyze", str(folder), "--detector", detector]
+        cmd = [*base, "-q", "analyze", str(folder), "--detector", detector]
     else:
         _, engine, workers = config.split()
         cmd = [*base, "batch", str(folder), "--out", str(out), "--engine", engine,
@@ -80,6 +82,9 @@ def run(config: str, folder: Path, work: Path, detector: str) -> tuple[float, fl
     seconds = time.perf_counter() - t0
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    # batch's workers are not our children (forkserver, Ray): they report their own CPU
+    m = re.search(r"([0-9.]+) CPU s in workers", r.stderr.decode())
+    cpu += float(m.group(1)) if m else 0.0
     if r.returncode not in (0, 1):
         raise SystemExit(f"{config} failed (exit {r.returncode}): {r.stderr.decode()[-2000:]}")
     if config == "analyze":

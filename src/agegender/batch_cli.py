@@ -47,7 +47,8 @@ def summary_line(s: Any) -> str:
     return (
         f"batch: {s.done} inputs analyzed ({s.errors} failed){skipped}, {s.faces} faces, "
         f"{s.rows} rows in {s.seconds:.1f} s ({s.images_per_second:.1f} img/s, "
-        f"{s.faces_per_second:.1f} faces/s, {s.engine} engine, {s.workers} workers); "
+        f"{s.faces_per_second:.1f} faces/s, {s.engine} engine, {s.workers} workers, "
+        f"{s.worker_cpu_seconds:.1f} CPU s in workers); "
         f"{len(s.paths)} part files written under {s.out}"
     )
 

@@ -37,6 +37,9 @@ class BatchSummary:
     faces: int = 0
     rows: int = 0
     seconds: float = 0.0
+    #: CPU seconds of the workers (local: whole processes, model loading included;
+    #: ray: the actors' blocks); the main process not included
+    worker_cpu_seconds: float = 0.0
     paths: list[str] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic, repr=False)
 
@@ -174,15 +177,18 @@ def batch(
 
             threads = max(1, cores // n_workers)
             spec = WorkerSpec(model_kwargs, threads, factory, batch_size or 16)
-            run_local(todo, spec, workers=n_workers, on_rows=on_rows, on_models=on_models)
+            summary.worker_cpu_seconds = run_local(
+                todo, spec, workers=n_workers, on_rows=on_rows, on_models=on_models)
         else:
             from .engine_ray import run_ray
 
             spec = WorkerSpec(model_kwargs, 1, factory, 16)
-            run_ray(todo, spec, out=outp, fmt=format, run=run, workers=n_workers,
-                    address=address, gpus_per_worker=gpus_per_worker, batch_size=batch_size or 64,
-                    on_count=count, on_models=on_models,
-                    write_rows=lambda name, rows: write_part(outp / name, format, rows, writer.metadata))
+            summary.worker_cpu_seconds = run_ray(
+                todo, spec, out=outp, fmt=format, run=run, workers=n_workers, address=address,
+                gpus_per_worker=gpus_per_worker, batch_size=batch_size or 64, on_count=count,
+                on_models=on_models,
+                write_rows=lambda name, rows: write_part(outp / name, format, rows, writer.metadata),
+            )
     finally:
         writer.flush()
         summary.seconds = time.monotonic() - summary.started

@@ -56,7 +56,11 @@ def _worker_main(conn: Connection, spec: WorkerSpec, log_level: int) -> None:
             msg = conn.recv()
         except (EOFError, OSError):  # the main process is gone
             return
-        if msg is None:
+        if msg is None:  # done: say how much CPU this worker used, then exit
+            import resource
+
+            ru = resource.getrusage(resource.RUSAGE_SELF)
+            conn.send(("bye", ru.ru_utime + ru.ru_stime))
             return
         cid, pairs = msg
         conn.send(("start", cid))
@@ -98,10 +102,12 @@ def run_local(
     on_rows: Callable[[Item, Rows], None],
     on_models: Callable[[list[dict[str, Any]]], None],
     max_tries: int = 2,
-) -> None:
-    """Analyze ``items`` on ``workers`` processes; ``on_rows`` gets every input's rows once."""
+) -> float:
+    """Analyze ``items`` on ``workers`` processes; ``on_rows`` gets every input's rows once.
+
+    Returns the CPU seconds the workers used (those that lived to the end)."""
     if not items:
-        return
+        return 0.0
     ctx = _context()
     level = logging.getLogger("agegender").getEffectiveLevel()
     done = bytearray(len(items))
@@ -216,18 +222,28 @@ def run_local(
                 if woke and not receive(w):
                     bury(w)
     finally:
-        _stop(pool, graceful=finished)
+        cpu = _stop(pool, graceful=finished)
+    return cpu
 
 
-def _stop(pool: list[_Worker], graceful: bool) -> None:
-    """Ask the workers to exit (all work done), or terminate them (an error, Ctrl-C)."""
+def _stop(pool: list[_Worker], graceful: bool) -> float:
+    """Ask the workers to exit (all work done), or terminate them (an error, Ctrl-C);
+    the CPU seconds that the workers which exited in order report."""
     for w in pool:
         with contextlib.suppress(OSError, ValueError):
             w.conn.send(None) if graceful else w.proc.terminate()
     deadline = time.monotonic() + 10
+    cpu = 0.0
     for w in pool:
+        with contextlib.suppress(OSError, EOFError):
+            while graceful and w.conn.poll(max(0.1, deadline - time.monotonic())):
+                msg = w.conn.recv()
+                if msg[0] == "bye":
+                    cpu += float(msg[1])
+                    break
         w.proc.join(timeout=max(0.1, deadline - time.monotonic()))
         if w.proc.is_alive():
             w.proc.terminate()
             w.proc.join(timeout=5)
         w.conn.close()
+    return cpu

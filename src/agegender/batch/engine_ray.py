@@ -57,13 +57,16 @@ class AnalyzerActor:
 
     def __call__(self, batch: Any) -> Any:
         import json
+        import time
 
         import pyarrow as pa
 
+        cpu0 = time.process_time()
         cols = batch.to_pydict()
         items = [Item(*t) for t in zip(cols["source"], cols["size"], cols["mtime_ns"], cols["error"])]
         rows: list[dict[str, Any]] = []
-        summary: dict[str, list[Any]] = {"source": [], "rows": [], "faces": [], "error": [], "models": []}
+        summary: dict[str, list[Any]] = {
+            "source": [], "rows": [], "faces": [], "error": [], "models": [], "cpu": []}
         for it, r in analyze_items(self.analyzer, items, self.spec.batch_size):
             rows.extend(r)
             summary["source"].append(it.source)
@@ -71,14 +74,16 @@ class AnalyzerActor:
             summary["faces"].append(sum(x["face"] is not None for x in r))
             summary["error"].append(r[0]["error_message"])
             summary["models"].append(None)
+            summary["cpu"].append(0.0)
         if rows:
             name = part_name(self.run["run_id"], [it.source for it in items], self.fmt)
             write_part(self.out / name, self.fmt, rows, self.metadata)
         if summary["models"]:
             summary["models"][0] = json.dumps(self.models)
+            summary["cpu"][0] = time.process_time() - cpu0  # this block's CPU seconds
         return pa.table(summary, schema=pa.schema([
             ("source", pa.string()), ("rows", pa.int64()), ("faces", pa.int64()),
-            ("error", pa.string()), ("models", pa.string())]))
+            ("error", pa.string()), ("models", pa.string()), ("cpu", pa.float64())]))
 
 
 def _connect(address: str | None) -> bool:
@@ -147,7 +152,8 @@ def run_ray(
     on_count: Callable[[int, int, str | None], None],
     on_models: Callable[[list[dict[str, Any]]], None],
     write_rows: Callable[[str, list[dict[str, Any]]], None],
-) -> None:
+) -> float:
+    """Run the two passes; the actors' CPU seconds spent on blocks (not their start)."""
     import json
 
     import ray
@@ -162,9 +168,11 @@ def run_ray(
         ) from e
     seen: set[str] = set()
     got_models = False
+    cpu = 0.0
 
     def on_summary(row: dict[str, Any]) -> None:
-        nonlocal got_models
+        nonlocal got_models, cpu
+        cpu += row["cpu"] or 0.0
         if row["models"] and not got_models:
             on_models(json.loads(row["models"]))
             got_models = True
@@ -196,6 +204,7 @@ def run_ray(
         data_log.setLevel(old_level)
         if started:
             ray.shutdown()
+    return cpu
 
 
 def _missing(items: list[Item], seen: set[str], out: Path, fmt: Format) -> list[Item]:
