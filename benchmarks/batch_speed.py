@@ -86,7 +86,7 @@ def run(config: str, folder: Path, work: Path, detector: str) -> tuple[float, fl
     m = re.search(r"([0-9.]+) CPU s in workers", r.stderr.decode())
     cpu += float(m.group(1)) if m else 0.0
     if r.returncode not in (0, 1):
-        raise SystemExit(f"{config} failed (exit {r.returncode}): {r.stderr.decode()[-2000:]}")
+        raise RuntimeError(f"{config} failed (exit {r.returncode}): {r.stderr.decode()[-600:]}")
     if config == "analyze":
         objs = [json.loads(x) for x in (work / "stdout.jsonl").read_text().splitlines()]
         n, faces = len(objs), sum(len(o["faces"]) for o in objs)
@@ -99,7 +99,7 @@ def run(config: str, folder: Path, work: Path, detector: str) -> tuple[float, fl
         faces = sum(len(t.column("face").drop_null()) for t in tables)
         shutil.rmtree(out, ignore_errors=True)
     if n == 0:
-        raise SystemExit(f"{config} analyzed nothing (exit {r.returncode}): {r.stderr.decode()[-2000:]}")
+        raise RuntimeError(f"{config} analyzed nothing (exit {r.returncode}): {r.stderr.decode()[-600:]}")
     return seconds, cpu, n, faces
 
 
@@ -127,12 +127,19 @@ def main(argv: list[str] | None = None) -> int:
         for k in range(a.repeats):
             order = configs[k % len(configs):] + configs[: k % len(configs)]
             for c in order:
-                s, cpu, n, f = run(c, folder, work, a.detector)
+                try:
+                    s, cpu, n, f = run(c, folder, work, a.detector)
+                except RuntimeError as e:  # e.g. Ray could not start on a busy machine
+                    notes.append(f"round {k + 1}: {e}")
+                    print(f"round {k + 1}: {c}: FAILED: {e}", file=sys.stderr)
+                    continue
                 times[c].append(s)
                 cpus[c].append(cpu)
                 counts[c] = (n, f)
                 print(f"round {k + 1}: {c}: {s:.1f} s, {cpu:.1f} CPU s ({n} inputs, {f} faces)",
                       file=sys.stderr)
+    if not times["analyze"]:
+        raise SystemExit("analyze failed in every round: " + "; ".join(notes))
     base = a.n / statistics.median(times["analyze"])
     load = os.getloadavg()[0]
     print(f"\n{a.n} UTKFace test faces, {os.cpu_count()} cores, load average {load:.1f} at the end ({platform.processor() or platform.machine()}), "
@@ -142,8 +149,13 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|---|")
     rows: list[dict[str, Any]] = []
     for c in configs:
+        if not times[c]:
+            print(f"| `{c}` | failed | | | | | |")
+            continue
         med = statistics.median(times[c])
         n, f = counts[c]
+        if len(times[c]) < a.repeats:
+            notes.append(f"{c}: median of {len(times[c])} runs (the others failed)")
         ips = n / med
         cpu = statistics.median(cpus[c])
         print(f"| `{c}` | {med:.1f} | {ips:.1f} | {f / med:.1f} | {ips / base:.2f}x | {cpu:.1f} | {n / cpu:.0f} |")
