@@ -308,3 +308,14 @@ def test_group_is_held_at_a_boundary_and_summary_agrees():
         ).with_age(gaussian_distribution(np.array([35.0]), 0.3)).with_gender([0.9])
         out = agg.update(f, frame_index=k)
     assert ADIENCE_LABELS[int(out.age_group[0])] in ("25-32", "38-43")
+
+
+def test_summary_gender_min_confidence() -> None:
+    agg = TrackAggregator()
+    for f in range(5):
+        agg.update(tracked([BIG], [4], gender_p=[0.6]), f)
+    plain = agg.summary()[0]["gender"]
+    assert plain["label"] == "male" and "undetermined" not in plain
+    strict = agg.summary(gender_min_confidence=0.99)[0]["gender"]
+    assert strict["label"] is None and strict["undetermined"] is True
+    assert strict["probability"] == plain["probability"] < 0.99

@@ -69,7 +69,7 @@ from ..ages import (
     nearest_group,
 )
 from ..errors import InputError
-from ..types import GENDER_LABELS, INTERVAL_QUANTILES, Faces
+from ..types import GENDER_LABELS, INTERVAL_QUANTILES, Faces, gender_answered
 
 log = logging.getLogger(__name__)
 
@@ -311,7 +311,7 @@ class TrackAggregator:
         return out
 
     # -------------------------------------------------------------- report
-    def summary(self) -> list[dict[str, Any]]:
+    def summary(self, *, gender_min_confidence: float = 0.5) -> list[dict[str, Any]]:
         """One JSON-ready dict per track, ascending by id.
 
         Keys: ``track_id``, ``first_frame``, ``last_frame``, ``first_time``,
@@ -320,6 +320,8 @@ class TrackAggregator:
         (10th..90th percentile), ``group``, ``confidence`` = probability of the
         group, ``frames`` with age evidence; None without evidence) and ``gender``
         (``label``, ``probability`` of that label, ``frames``; None without evidence).
+        Below ``gender_min_confidence`` the gender's ``label`` is None and
+        ``undetermined`` True, as in :meth:`Faces.to_dict`.
         """
         out: list[dict[str, Any]] = []
         for tid in sorted(self._tracks):
@@ -353,11 +355,14 @@ class TrackAggregator:
             gp = self._gender_p(ev)
             if gp is not None:
                 male = gp >= 0.5
+                sure = bool(gender_answered(gp, gender_min_confidence))
                 rec["gender"] = {
-                    "label": GENDER_LABELS[int(male)],
+                    "label": GENDER_LABELS[int(male)] if sure else None,
                     "probability": round(gp if male else 1.0 - gp, 4),
                     "frames": ev.gender_frames,
                 }
+                if not sure:
+                    rec["gender"]["undetermined"] = True
             out.append(rec)
         return out
 

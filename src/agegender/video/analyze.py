@@ -188,7 +188,8 @@ def analyze_video(
     summary.fps_processed = k / summary.seconds if summary.seconds > 0 else 0.0
     summary.timings = timings
     if aggregator is not None:
-        summary.tracks = aggregator.summary()
+        threshold = getattr(analyzer, "gender_min_confidence", None) or 0.5
+        summary.tracks = aggregator.summary(gender_min_confidence=threshold)
         summary.flicker_tracked = _rates(processor.shown_labels, eff_fps)
         summary.flicker_raw = _rates(processor.raw_labels, eff_fps)
     log.info(
