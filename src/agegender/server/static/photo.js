@@ -206,7 +206,7 @@ function genderBlock(f) {
   bar.setAttribute("aria-hidden", "true");
   return el("span", { className: "fc-gender" },
     el("span", { className: "fc-k" }, "perceived gender"),
-    el("span", { className: "fc-v" }, el("span", { className: `pill ${g}` }, f.gender.label), " ",
+    el("span", { className: "fc-v" }, el("span", { className: `pill ${g}` }, f.gender.label || "undetermined"), " ",
       el("b", {}, pct(f.gender.probability))),
     bar);
 }
