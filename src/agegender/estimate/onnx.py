@@ -161,10 +161,15 @@ class OnnxModel:
     def run(self, chips: NDArray[np.uint8]) -> NDArray[np.float32]:
         """Raw outputs (N, K) for the chips, in batches of at most MAX_BATCH."""
         sess = self._load()
-        inp = self.card.input_name or sess.get_inputs()[0].name
+        first = sess.get_inputs()[0]
+        inp = self.card.input_name or first.name
+        # graphs exported with a fixed batch (e.g. the ONNX Model Zoo's 1x3x224x224) get
+        # batches of that size; a symbolic batch dimension takes up to MAX_BATCH
+        fixed = first.shape[0] if first.shape and isinstance(first.shape[0], int) else 0
+        batch = fixed if fixed > 0 else MAX_BATCH
         outs = []
-        for i in range(0, len(chips), MAX_BATCH):
-            x = self.preprocess(chips[i : i + MAX_BATCH])
+        for i in range(0, len(chips), batch):
+            x = self.preprocess(chips[i : i + batch])
             res = self._run_all(sess, inp, x)
             out = res[self.card.output_name] if self.card.output_name else next(iter(res.values()))
             outs.append(np.asarray(out, np.float32).reshape(len(x), -1))
