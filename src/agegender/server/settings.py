@@ -5,7 +5,7 @@ field                     environment variable               default
 ========================  =================================  =====================================
 ``max_upload_bytes``      ``AGEGENDER_MAX_UPLOAD_BYTES``     10 MB (10,000,000 bytes)
 ``max_pixels``            ``AGEGENDER_MAX_PIXELS``           40,000,000 (40 MP)
-``max_inflight_pixels``   ``AGEGENDER_MAX_INFLIGHT_PIXELS``  80,000,000 (0: no cap)
+``max_inflight_pixels``   ``AGEGENDER_MAX_INFLIGHT_PIXELS``  80,000,000 (two images at max_pixels)
 ``allowed_types``         ``AGEGENDER_ALLOWED_TYPES``        JPEG, PNG, WebP, AVIF, BMP, GIF, TIFF
 ``rate_limit``            ``AGEGENDER_RATE_LIMIT``           120 requests/minute/IP (0: off)
 ``request_timeout``       ``AGEGENDER_REQUEST_TIMEOUT``      30 seconds
@@ -70,7 +70,8 @@ class ServerSettings:
     max_upload_bytes: int = 10_000_000
     max_pixels: int = 40_000_000
     #: decoded pixels in flight (decoding, waiting for the model, analyzed) over all requests;
-    #: an upload waits until its pixels fit (one larger than this runs alone); 0: no cap
+    #: an upload waits until its pixels fit (one larger than this runs alone). The variable
+    #: is the CLI's too (agegender.io.budget), with the same meaning; the defaults differ
     max_inflight_pixels: int = 80_000_000
     allowed_types: tuple[str, ...] = DEFAULT_ALLOWED_TYPES
     #: requests per minute per client IP on ``/v1/*`` (token bucket, burst = a minute's worth)
@@ -134,11 +135,9 @@ class ServerSettings:
         object.__setattr__(s, "allowed_types", tuple(t.lower() for t in s.allowed_types))
         if s.api_key == "":
             object.__setattr__(s, "api_key", None)
-        for name in ("max_upload_bytes", "max_pixels", "max_pending"):
+        for name in ("max_upload_bytes", "max_pixels", "max_inflight_pixels", "max_pending"):
             if int(getattr(s, name)) < 1:
                 raise InputError(f"server setting {name} must be at least 1")
-        if int(s.max_inflight_pixels) < 0:
-            raise InputError("server setting max_inflight_pixels must be >= 0 (0: no cap)")
         try:
             object.__setattr__(
                 s, "gender_min_confidence", check_min_confidence(s.gender_min_confidence)

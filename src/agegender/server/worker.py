@@ -105,8 +105,16 @@ class AnalysisService:
         return self._analyzer
 
     def preload(self) -> None:
-        """Start loading the models on the model thread (returns at once)."""
-        self._model.submit(self.analyzer)
+        """Start loading the models on the model thread (returns at once).
+
+        A failure is logged (the first request then raises it again, as a 500).
+        """
+
+        def failed(job: Any) -> None:
+            if not job.cancelled() and job.exception() is not None:
+                log.error("the models could not be loaded: %s", job.exception())
+
+        self._model.submit(self.analyzer).add_done_callback(failed)
 
     def _analyze(self, rgb: NDArray[np.uint8]) -> Faces:
         return self.analyzer().analyze(rgb, channels="RGB")
