@@ -199,6 +199,18 @@ def _models_add(a: argparse.Namespace) -> int:
     from .estimate.card import record_from_card
     from .registry.user import cards_dir, load_user_cards
 
+    if a.names and a.names[0] == "dex":
+        from .registry.dex import add_dex
+
+        if not a.onnx:
+            raise InputError(
+                "models add dex needs --onnx FILE (an ONNX Model Zoo-style DEX age model: "
+                "1x3x224x224 BGR in, 101 age probabilities out)"
+            )
+        name = a.names[1] if len(a.names) > 1 else "dex-age"
+        card = add_dex(Path(a.onnx), name=name, logits=a.logits)
+        print(f"added age model {name!r} ({card}); use it with --age-model {name}")
+        return 0
     if a.names and a.names[0] == "levi-hassner":
         from .estimate.caffe import add_levi_hassner
 
@@ -297,6 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
     mo.add_argument("names", nargs="*", help="model names (pull), a card file, a folder of cards or levi-hassner (add)")
     mo.add_argument("--caffemodel", help="models add levi-hassner: the authors' .caffemodel")
     mo.add_argument("--task", choices=["age", "gender"], help="models add levi-hassner: its task")
+    mo.add_argument("--onnx", help="models add dex [NAME]: a DEX-style ONNX age model (1x3x224x224 BGR, 101 ages)")
+    mo.add_argument("--logits", action="store_true", help="models add dex: the graph ends before its softmax")
     mo.set_defaults(func=cmd_models)
 
     sv = sub.add_parser("serve", help="the web app and REST API (pip install 'agegender[server]')")

@@ -76,3 +76,17 @@ def test_models_add_dex_refuses_another_interface(tmp_path: Path) -> None:
         add_dex(tmp_path / "eight.onnx")
     with pytest.raises(InputError, match="does not exist"):
         add_dex(tmp_path / "missing.onnx")
+
+
+def test_cli_models_add_dex_then_analyze(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from agegender.cli import main
+
+    _tiny_dex(tmp_path / "zoo.onnx")
+    assert main(["models", "add", "dex", "--onnx", str(tmp_path / "zoo.onnx")]) == 0
+    assert "dex-age" in capsys.readouterr().out
+    from agegender.registry import get
+
+    rec = get("dex-age", "age")  # registered for later runs too (a card under AGEGENDER_HOME)
+    assert rec.card["input"]["size"] == 224 and rec.paths(fetch=False)[0] == tmp_path / "zoo.onnx"
+    assert main(["models", "add", "dex"]) == 2  # no --onnx: a one-line usage error
+    assert "needs --onnx" in capsys.readouterr().err
