@@ -11,20 +11,26 @@ from browser_kit import CHROMIUM, CHROMIUM_ARGS, ServerThread, need_browser, wri
 
 
 @pytest.fixture(scope="session")
-def server(mirror: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+def server(
+    mirror: Path, photos: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerThread]:
     """The app (rate limit off, models from the shared mirror) on a free 127.0.0.1 port."""
     need_browser()
+    from agegender.server import ServerSettings, create_app
+
+    # the mirror is set only while the models load (one analysis loads them all), so that
+    # it does not leak into the tests that run after these
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AGEGENDER_MIRROR", str(mirror))
         mp.setenv("AGEGENDER_HOME", str(tmp_path_factory.mktemp("agegender-home")))
         from agegender import Analyzer
-        from agegender.server import ServerSettings, create_app
 
         analyzer = Analyzer()
-        srv = ServerThread(lambda: create_app(ServerSettings(rate_limit=0), analyzer=analyzer))
-        srv.start()
-        yield srv
-        srv.stop()
+        analyzer.analyze(str(photos / "group_t1.jpg"))
+    srv = ServerThread(lambda: create_app(ServerSettings(rate_limit=0), analyzer=analyzer))
+    srv.start()
+    yield srv
+    srv.stop()
 
 
 @pytest.fixture(scope="session")
