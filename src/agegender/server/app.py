@@ -260,7 +260,14 @@ def create_app(settings: ServerSettings | None = None, analyzer: Any = None) -> 
 
     @app.get("/healthz", summary="Liveness: the server answers; says whether models are loaded")
     async def healthz() -> dict[str, Any]:
-        return {"status": "ok", "version": __version__, "models_loaded": service.loaded}
+        # limits: what the web page reduces photos to before it sends them
+        limits = {"max_upload_bytes": settings.max_upload_bytes, "max_pixels": settings.max_pixels}
+        return {
+            "status": "ok",
+            "version": __version__,
+            "models_loaded": service.loaded,
+            "limits": limits,
+        }
 
     @app.get(
         "/v1/models",
