@@ -128,7 +128,9 @@ def _decode_weights(manifest: list[dict[str, Any]], folder: Path, where: str) ->
             pos += n
             arr: NDArray[Any] = np.frombuffer(raw, dtype=stored).reshape(shape)
             if q and stored in ("uint8", "uint16"):
-                arr = arr.astype(np.float32) * np.float32(q["scale"]) + np.float32(q["min"])
+                # as TF.js: in double precision, then stored as float32 (float32
+                # arithmetic is off by several ulps where q * scale and min nearly cancel)
+                arr = (arr.astype(np.float64) * float(q["scale"]) + float(q["min"])).astype(np.float32)
             elif stored == "float16" or w["dtype"] == "float32":
                 arr = arr.astype(np.float32)
             out[w["name"]] = arr.copy()
