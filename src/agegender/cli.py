@@ -31,8 +31,12 @@ __all__ = ["Progress", "build_parser", "main"]
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--detector", default="auto", help="auto (default), yunet, yunet-n, hog+mtcnn, mtcnn, hog, opencv-ssd")
-    p.add_argument("--age-model", default="cydral-age", help="model name, or ensemble 'a+b' / 'a:2+b:1'; 'none' to skip")
-    p.add_argument("--gender-model", default="cydral-gender", help="model name or ensemble; 'none' to skip")
+    p.add_argument("--profile", default=None, choices=["accurate", "permissive"],
+                   help="accurate (default, or AGEGENDER_PROFILE): the shipped FaceRes networks, "
+                   "research/non-commercial only; permissive: only models that allow "
+                   "commercial use (the CC0 Cydral pair and open detectors)")
+    p.add_argument("--age-model", default="default", help="model name, or ensemble 'a+b' / 'a:2+b:1'; 'none' to skip; 'default': the profile's")
+    p.add_argument("--gender-model", default="default", help="model name or ensemble; 'none' to skip; 'default': the profile's")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="onnxruntime device")
     p.add_argument("--tta", default="none", choices=["none", "flip", "oversample"], help="test-time augmentation")
     p.add_argument("--threshold", type=probability, default=None,
@@ -65,6 +69,7 @@ def _model_kwargs(a: argparse.Namespace) -> dict[str, Any]:
         "max_pixels": a.max_pixels,
         "mask_background": a.mask_background,
         "gender_min_confidence": a.gender_min_confidence,
+        "profile": a.profile,
     }
 
 
@@ -156,12 +161,19 @@ def cmd_models(a: argparse.Namespace) -> int:
     from . import registry
 
     if a.action == "list":
-        rows = [("NAME", "TASK", "AVAILABLE", "LICENSE", "SOURCE")]
+        from .profiles import PERMISSIVE_MODELS, PROFILES
+
+        default = {PROFILES["accurate"].age_model, PROFILES["accurate"].gender_model}
+        rows = [("NAME", "TASK", "AVAILABLE", "PROFILE", "LICENSE", "SOURCE")]
         for r in registry.records():
-            rows.append((r.name, r.task, "yes" if r.available() else "no", r.license, r.source))
-        widths = [max(len(str(row[i])) for row in rows) for i in range(4)]
+            prof = "default" if r.name in default else (
+                "permissive" if r.name in PERMISSIVE_MODELS else "-")
+            rows.append((r.name, r.task, "yes" if r.available() else "no", prof, r.license, r.source))
+        widths = [max(len(str(row[i])) for row in rows) for i in range(5)]
         for row in rows:
-            print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)) + "  " + row[4])
+            print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)) + "  " + row[5])
+        print("default: research, non-commercial use only; --profile permissive (or "
+              "AGEGENDER_PROFILE=permissive) keeps to the models marked permissive")
         return 0
     if a.action == "pull":
         names = a.names or [r.name for r in registry.records()]

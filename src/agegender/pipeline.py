@@ -20,15 +20,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .errors import AgeGenderError, InputError
-from .estimate import Estimator, Tta
+from .estimate import Estimator, Tta, parse_spec
 from .io.budget import PixelBudget
 from .io.images import Channels, Source, as_rgb, expand_inputs, open_image
 from .types import Faces, check_min_confidence
 
 log = logging.getLogger(__name__)
 
-DEFAULT_AGE_MODEL = "cydral-age"
-DEFAULT_GENDER_MODEL = "cydral-gender"
+#: "default": the profile's model (see :mod:`agegender.profiles`)
+DEFAULT_AGE_MODEL = "default"
+DEFAULT_GENDER_MODEL = "default"
 
 
 @dataclass
@@ -64,7 +65,11 @@ class Analyzer:
             or a :class:`~agegender.detect.Detector` instance. ``auto`` takes the most
             accurate one whose files are present.
         age_model, gender_model: registry names, or ensembles ``"a+b"`` / ``"a:2+b:1"``;
-            ``None`` skips that task.
+            ``None`` skips that task; ``"default"`` takes the profile's model.
+        profile: ``accurate`` (default, or ``AGEGENDER_PROFILE``): the FaceRes networks
+            shipped in the package, research and non-commercial use only; ``permissive``:
+            only models that allow commercial use (the CC0 Cydral pair, open detectors), and
+            naming any other model is an error. See :mod:`agegender.profiles`.
         device: ``auto`` (GPU when onnxruntime has CUDA), ``cpu`` or ``cuda``.
         threshold: minimum detection score (0..1); ``None`` keeps the detector's default.
         min_face: smallest face (shorter box side, pixels) to report.
@@ -100,8 +105,20 @@ class Analyzer:
         mask_background: bool | None = None,
         max_inflight_pixels: int | None = None,
         gender_min_confidence: float | None = None,
+        profile: str | None = None,
     ) -> None:
         from .detect import Detector, create_detector
+        from .profiles import DEFAULT, check_allowed, get_profile
+
+        self.profile = get_profile(profile)
+        if age_model == DEFAULT:
+            age_model = self.profile.age_model
+        if gender_model == DEFAULT:
+            gender_model = self.profile.gender_model
+        named = [n for spec in (age_model, gender_model) if spec for n, _ in parse_spec(spec)]
+        check_allowed(self.profile, named + ([detector] if isinstance(detector, str) else []))
+        log.info("profile %s (%s): age %s, gender %s", self.profile.name, self.profile.license,
+                 age_model, gender_model)
 
         if max_pixels is not None and int(max_pixels) <= 0:
             raise InputError(f"max_pixels must be a positive number of pixels, got {max_pixels}")
@@ -294,8 +311,9 @@ class Analyzer:
         except OSError as e:  # reading stdin
             return Result(src.name, Faces.empty(), error=InputError(f"{src.name}: {e}")), 0
         n = opened.pixels
-        if not budget.acquire(n, cancel=stop):
-            return None
+        while not budget.acquire(n, timeout=0.1):
+            if stop.is_set():
+                return None
         try:
             rgb = opened.decode()
         except AgeGenderError as e:

@@ -71,7 +71,6 @@ def register_all() -> None:
                 },
             },
         ),
-        aliases=("default-age",),
     )
     register(
         ModelRecord(
@@ -107,7 +106,6 @@ def register_all() -> None:
                 },
             },
         ),
-        aliases=("default-gender",),
     )
     register(
         ModelRecord(
@@ -223,4 +221,6 @@ def register_all() -> None:
         aliases=("ssd",),
     )
     from .extra import register_extra; register_extra()  # noqa: E702, I001
-    from .faceres import register_faceres; register_faceres()  # noqa: E702, I001
+    from .faceres import register_faceres, register_shipped  # noqa: I001
+    register_faceres()
+    register_shipped()

@@ -56,6 +56,7 @@ _ENV: dict[str, str] = {
     "device": "AGEGENDER_DEVICE",
     "tta": "AGEGENDER_TTA",
     "gender_min_confidence": "AGEGENDER_GENDER_MIN_CONFIDENCE",
+    "profile": "AGEGENDER_PROFILE",
 }
 
 
@@ -87,8 +88,9 @@ class ServerSettings:
     #: create the models at startup rather than on the first request
     preload: bool = False
     detector: str = "auto"
-    age_model: str | None = "cydral-age"
-    gender_model: str | None = "cydral-gender"
+    age_model: str | None = "default"  # the profile's (agegender.profiles)
+    gender_model: str | None = "default"
+    profile: str | None = None  # accurate (default, or AGEGENDER_PROFILE) or permissive
     device: str = "auto"
     tta: str = "none"
     threshold: float | None = None
@@ -161,6 +163,7 @@ class ServerSettings:
             "max_pixels": self.max_pixels,
             "mask_background": self.mask_background,
             "gender_min_confidence": self.gender_min_confidence,
+            "profile": self.profile,
         }
 
 

@@ -20,9 +20,8 @@ from ..registry.faceres import VGG_MEAN_BGR
 log = logging.getLogger(__name__)
 
 DATA = "UTKFace, All-Age-Faces and LFW-gender (train splits; LFW for gender only)"
-LICENSE = ("research, non-commercial only: FaceRes body trained on VGGFace2 and IMDB-WIKI "
-           "(research use); fine-tuned on UTKFace (non-commercial research), All-Age-Faces "
-           "(no license stated: research) and LFW (research); code Apache-2.0")
+LICENSE = ("research, non-commercial only (body: VGGFace2, IMDB-WIKI; fine-tuned on UTKFace, "
+           "All-Age-Faces, LFW)")
 
 
 def cards(name: str, file: str, sha: str, size: int, cal: dict[str, Any], training: dict[str, Any],
