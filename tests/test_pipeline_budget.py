@@ -133,3 +133,16 @@ def test_budget_serves_waiters_in_order_and_times_out():
     big.join(5)
     small.join(5)
     assert order == ["big", "small"] and b.in_use == 0
+
+
+def test_a_cancelled_wait_reserves_nothing():
+    b = PixelBudget(10)
+    assert b.acquire(10)
+    cancel = threading.Event()
+    got: list[bool] = []
+    t = threading.Thread(target=lambda: got.append(b.acquire(5, cancel=cancel)))
+    t.start()
+    time.sleep(0.05)
+    cancel.set()
+    t.join(5)
+    assert got == [False] and b.in_use == 10

@@ -311,9 +311,8 @@ class Analyzer:
         except OSError as e:  # reading stdin
             return Result(src.name, Faces.empty(), error=InputError(f"{src.name}: {e}")), 0
         n = opened.pixels
-        while not budget.acquire(n, timeout=0.1):
-            if stop.is_set():
-                return None
+        if not budget.acquire(n, cancel=stop):
+            return None
         try:
             rgb = opened.decode()
         except AgeGenderError as e:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -80,24 +81,33 @@ class PixelBudget:
     def _fits(self, n: int) -> bool:
         return self.in_use == 0 or self.in_use + n <= self.limit
 
-    def acquire(self, n: int, timeout: float | None = None) -> bool:
+    def acquire(
+        self, n: int, timeout: float | None = None, cancel: threading.Event | None = None
+    ) -> bool:
         """Reserve ``n`` pixels, waiting (up to ``timeout`` seconds) for them to fit.
 
-        Returns False when the timeout passed first (nothing is reserved then).
+        Returns False, with nothing reserved, when the timeout passed first or ``cancel``
+        was set while waiting (it is checked every 0.1 s; the place in line is kept).
         """
         n = max(int(n), 0)
         ticket = object()
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             self._queue.append(ticket)
             try:
-                ok = self._cond.wait_for(
-                    lambda: self._queue[0] is ticket and self._fits(n), timeout
-                )
-                if not ok:
-                    return False
-                self.in_use += n
-                self.peak = max(self.peak, self.in_use)
-                return True
+                while True:
+                    if cancel is not None and cancel.is_set():
+                        return False
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if left is not None and left <= 0:
+                        return False
+                    step = left if cancel is None else min(0.1, left if left is not None else 0.1)
+                    if self._cond.wait_for(
+                        lambda: self._queue[0] is ticket and self._fits(n), step
+                    ):
+                        self.in_use += n
+                        self.peak = max(self.peak, self.in_use)
+                        return True
             finally:
                 self._queue.remove(ticket)
                 self._cond.notify_all()
