@@ -165,7 +165,8 @@ class OnnxModel:
         inp = self.card.input_name or first.name
         # graphs exported with a fixed batch (e.g. the ONNX Model Zoo's 1x3x224x224) get
         # batches of that size; a symbolic batch dimension takes up to MAX_BATCH
-        fixed = first.shape[0] if first.shape and isinstance(first.shape[0], int) else 0
+        shape = getattr(first, "shape", None)
+        fixed = shape[0] if shape and isinstance(shape[0], int) else 0
         batch = fixed if fixed > 0 else MAX_BATCH
         outs = []
         for i in range(0, len(chips), batch):
