@@ -66,7 +66,7 @@ def test_help_shows_defaults(capsys):
     with pytest.raises(SystemExit):
         main(["analyze", "--help"])
     out = " ".join(capsys.readouterr().out.split())
-    for default in ("(default: default)", "(default: none)", "(default: 100,000,000",
+    for default in ("(default: none)", "(default: 100,000,000",
                     "(default: 128,000,000", "(default: auto)", "(default: 1)"):
         assert default in out
 
