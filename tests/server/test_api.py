@@ -143,7 +143,10 @@ def test_models_healthz_and_pages(client: TestClient) -> None:
     assert {"cydral-age", "cydral-gender", "yunet"} <= set(names)
     assert set(names["cydral-age"]) >= {"name", "task", "license", "source", "available"}
     assert names["cydral-age"]["available"] is True and names["cydral-age"]["license"] == "CC0-1.0"
-    assert models["in_use"] == {"detector": "yunet", "age": "cydral-age", "gender": "cydral-gender"}
+    in_use = models["in_use"]
+    assert {k: in_use[k] for k in ("detector", "age", "gender", "profile")} == {
+        "detector": "yunet", "age": "faceres-age", "gender": "faceres-gender", "profile": "accurate"}
+    assert "non-commercial" in in_use["license"]
 
     health = client.get("/healthz").json()
     assert health["status"] == "ok" and health["models_loaded"] is True

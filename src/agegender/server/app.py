@@ -289,11 +289,20 @@ def create_app(settings: ServerSettings | None = None, analyzer: Any = None) -> 
             }
             for r in registry.records()
         ]
+        from ..profiles import DEFAULT, get_profile
+
         an = service._analyzer
+        prof = an.profile if an is not None else get_profile(settings.profile)
+
+        def resolved(spec: str | None, default: str) -> str | None:
+            return default if spec == DEFAULT else spec
+
         in_use = {
             "detector": an.detector.name if an is not None else settings.detector,
-            "age": settings.age_model,
-            "gender": settings.gender_model,
+            "age": resolved(settings.age_model, prof.age_model),
+            "gender": resolved(settings.gender_model, prof.gender_model),
+            "profile": prof.name,
+            "license": prof.license,
         }
         return {"models": rows, "in_use": in_use}
 
