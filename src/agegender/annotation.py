@@ -57,7 +57,7 @@ def annotate(image: Any, faces: Faces, *, channels: Channels | None = None) -> A
         if determined is None or not determined[i]:
             color = _UNKNOWN
         else:
-            color = _MALE if faces.gender_p[i] >= 0.5 else _FEMALE
+            color = _MALE if faces.gender_p[i] >= 0.5 else _FEMALE  # type: ignore[index]
         draw.rectangle([x1, y1, x2, y2], outline=color, width=line)
         for x, y in faces.landmarks[i]:
             if not np.isnan(x):

@@ -203,8 +203,8 @@ class Analyzer:
         """
         faces = [
             Faces(
-                boxes=[[0, 0, c.shape[1], c.shape[0]]],
-                scores=[1.0],
+                boxes=[[0, 0, c.shape[1], c.shape[0]]],  # type: ignore[arg-type]
+                scores=[1.0],  # type: ignore[arg-type]
                 landmarks=np.full((1, 5, 2), np.nan, np.float32),
             )
             for c in crops

@@ -34,7 +34,7 @@ def gender_confidence(p_male: Any) -> NDArray[np.float64]:
     """``max(p, 1 - p)``, the probability of the more likely label, rounded to 4 decimals
     as :meth:`Faces.to_dict` reports it (so a reported 0.99 passes a 0.99 threshold)."""
     p = np.asarray(p_male, dtype=np.float64)
-    return np.round(np.maximum(p, 1.0 - p), 4)
+    return np.round(np.maximum(p, 1.0 - p), 4)  # type: ignore[return-value]  # float64 in
 
 
 def gender_answered(p_male: Any, min_confidence: float) -> NDArray[np.bool_]:

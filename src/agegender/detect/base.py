@@ -84,7 +84,7 @@ class Detector(ABC):
 
             scale = self.max_side / max(src.shape[:2])
             size = (max(1, round(src.shape[1] * scale)), max(1, round(src.shape[0] * scale)))
-            src = cv2.resize(src, size, interpolation=cv2.INTER_AREA)
+            src = cv2.resize(src, size, interpolation=cv2.INTER_AREA)  # type: ignore[assignment]
         boxes, scores, lms = self._detect_raw(np.ascontiguousarray(src))
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4) / scale
         scores = np.asarray(scores, np.float32).reshape(-1)

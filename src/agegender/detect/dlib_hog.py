@@ -90,7 +90,7 @@ class DlibHOGDetector(Detector):
 
         with self._lock:
             self._load()
-            rects, margins, _ = self._det.run(image, self.upsample, -0.5)  # type: ignore[union-attr]
+            rects, margins, _ = self._det.run(image, self.upsample, -0.5)  # type: ignore[attr-defined]
             boxes, lms = [], []
             for r in rects:
                 boxes.append([r.left(), r.top(), r.right() + 1, r.bottom() + 1])

@@ -114,9 +114,9 @@ class HaarDetector(Detector):
         gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         with self._lock:
             self._load()
-            boxes, scores = self._run(FRONTAL, gray)
+            boxes, scores = self._run(FRONTAL, gray)  # type: ignore[arg-type]
             if self.profile and len(boxes) == 0:
-                b1, s1 = self._run(PROFILE, gray)
+                b1, s1 = self._run(PROFILE, gray)  # type: ignore[arg-type]
                 b2, s2 = self._run(PROFILE, np.ascontiguousarray(gray[:, ::-1]))
                 w = gray.shape[1]
                 b2 = np.stack([w - b2[:, 2], b2[:, 1], w - b2[:, 0], b2[:, 3]], axis=1)

@@ -156,11 +156,11 @@ def _corners(rects: NDArray[np.float64], stride: int) -> tuple[NDArray[np.int64]
     length ``stride``: flat offsets (F, 12) and coefficients (F, 12), so that its value at
     window ``p`` is ``(ii[p + offsets] * coefficients).sum()``."""
     x, y, w, h, wt = (rects[..., i] for i in range(5))
-    x, y, w, h = (v.astype(np.int64) for v in (x, y, w, h))
+    x, y, w, h = (v.astype(np.int64) for v in (x, y, w, h))  # type: ignore[assignment]
     offs = np.stack([y * stride + x, y * stride + x + w, (y + h) * stride + x,
                      (y + h) * stride + x + w], axis=-1)  # (F, 3, 4): tl, tr, bl, br
     coef = wt[..., None] * np.array([1.0, -1.0, -1.0, 1.0])
-    return offs.reshape(len(rects), 12), coef.reshape(len(rects), 12)
+    return offs.reshape(len(rects), 12), coef.reshape(len(rects), 12)  # type: ignore[return-value]
 
 
 def _dense_values(feats: NDArray[np.int64], rects: NDArray[np.float64], s2: NDArray[np.number],
@@ -176,7 +176,7 @@ def _dense_values(feats: NDArray[np.int64], rects: NDArray[np.float64], s2: NDAr
             x, y, w, h = int(x), int(y), int(w), int(h)
 
             def at(r: int, c: int) -> NDArray[np.float64]:
-                return s2[r : r + step * (ny - 1) + 1 : step, c : c + step * (nx - 1) + 1 : step]
+                return s2[r : r + step * (ny - 1) + 1 : step, c : c + step * (nx - 1) + 1 : step]  # type: ignore[return-value]
 
             acc += wt * (at(y + h, x + w) - at(y + h, x) - at(y, x + w) + at(y, x))
     return out.reshape(ny * nx, len(feats))

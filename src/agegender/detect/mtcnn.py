@@ -127,7 +127,7 @@ class _Pyramid:
 
     def octave(self, k: int) -> NDArray[np.uint8]:
         while len(self._octaves) <= k:
-            self._octaves.append(cv2.pyrDown(self._octaves[-1]))
+            self._octaves.append(cv2.pyrDown(self._octaves[-1]))  # type: ignore[arg-type]
         return self._octaves[k]
 
     def _max_octave(self, rows: int, cols: int) -> int:
@@ -144,7 +144,7 @@ class _Pyramid:
         src = self.octave(self._max_octave(rows, cols))
         if src.shape[:2] == (rows, cols):
             return src
-        return cv2.resize(src, (cols, rows), interpolation=cv2.INTER_LINEAR)
+        return cv2.resize(src, (cols, rows), interpolation=cv2.INTER_LINEAR)  # type: ignore[return-value]
 
     def crops(self, boxes: FloatArray, size: int) -> NDArray[np.uint8]:
         """Patches of ``boxes`` (x1, y1, x2, y2) resized to ``size x size``.
@@ -367,7 +367,7 @@ class MTCNNDetector(Detector):
         if min(image.shape[:2]) < _CELL:
             return empty
         # (W, H, 3): the networks were trained on transposed images
-        pyramid = _Pyramid(cv2.transpose(image))
+        pyramid = _Pyramid(cv2.transpose(image))  # type: ignore[arg-type]
         boxes, _ = self._stage1(pnet, pyramid)
         if len(boxes):
             boxes, _ = self._stage2(rnet, pyramid, boxes)

@@ -7,6 +7,7 @@ the mean (104, 177, 123) subtracted.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,7 +33,7 @@ class OpenCVSSDDetector(Detector):
         max_side: int | None = 1280,
     ) -> None:
         super().__init__(threshold=threshold, min_face=min_face, pad=pad, max_side=max_side)
-        self._net = None
+        self._net: Any = None  # cv2.dnn.Net, loaded on first use
         self._lock = threading.Lock()
 
     def _detect_raw(self, image: NDArray[np.uint8]) -> RawDetections:

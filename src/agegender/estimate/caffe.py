@@ -207,7 +207,7 @@ def caffe_to_onnx(
                 nodes.append(
                     helper.make_node(
                         op, [x], [out], name=lname, kernel_shape=[kh, kw], strides=[sh, sw],
-                        pads=[ph, pw, eh, ew], **extra,
+                        pads=[ph, pw, eh, ew], **extra,  # type: ignore[arg-type]
                     )
                 )
                 shapes[top] = (c, oh, ow)
@@ -343,8 +343,8 @@ class CaffeModel(OnnxModel):
     def preprocess(self, chips: NDArray[np.uint8]) -> NDArray[np.float32]:
         c = self.card
         x = chips[..., ::-1] if c.channels == "BGR" else chips
-        x = x.astype(np.float32) - self.mean_image()
-        x = (x - np.asarray(c.mean, np.float32)) / np.asarray(c.std, np.float32)
+        x = x.astype(np.float32) - self.mean_image()  # type: ignore[assignment]
+        x = (x - np.asarray(c.mean, np.float32)) / np.asarray(c.std, np.float32)  # type: ignore[assignment]
         if c.layout == "NCHW":
             x = x.transpose(0, 3, 1, 2)
         return np.ascontiguousarray(x)

@@ -56,11 +56,11 @@ def _fields(buf: bytes | memoryview) -> Iterator[tuple[int, int, Any]]:
             size, pos = _varint(mv, pos)
             if pos + size > n:
                 raise ModelError(f"truncated protobuf (field {field} runs past the end)")
-            value, pos = mv[pos : pos + size], pos + size
+            value, pos = mv[pos : pos + size], pos + size  # type: ignore[assignment]
         elif wire == _WIRE_I32:
-            value, pos = bytes(mv[pos : pos + 4]), pos + 4
+            value, pos = bytes(mv[pos : pos + 4]), pos + 4  # type: ignore[assignment]
         elif wire == _WIRE_I64:
-            value, pos = bytes(mv[pos : pos + 8]), pos + 8
+            value, pos = bytes(mv[pos : pos + 8]), pos + 8  # type: ignore[assignment]
         else:
             raise ModelError(f"malformed protobuf (wire type {wire} in field {field})")
         if pos > n:

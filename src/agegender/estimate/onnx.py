@@ -153,7 +153,7 @@ class OnnxModel:
         """RGB uint8 chips (N, h, w, 3) to the model's input tensor."""
         c = self.card
         x = chips[..., ::-1] if c.channels == "BGR" else chips
-        x = (x.astype(np.float32) - np.asarray(c.mean, np.float32)) / np.asarray(c.std, np.float32)
+        x = (x.astype(np.float32) - np.asarray(c.mean, np.float32)) / np.asarray(c.std, np.float32)  # type: ignore[assignment]
         if c.layout == "NCHW":
             x = x.transpose(0, 3, 1, 2)
         return np.ascontiguousarray(x)
@@ -229,7 +229,7 @@ class OnnxModel:
         if self.card.decode == "sigmoid":
             v = raw[:, 0]
             if p.get("logits", False):
-                v = 1.0 / (1.0 + np.exp(-v))
+                v = 1.0 / (1.0 + np.exp(-v))  # type: ignore[assignment]
             v = np.clip(v, 0.0, 1.0)
             male = v if p.get("positive", "male") == "male" else 1.0 - v
         else:

@@ -237,7 +237,7 @@ def _load_weights(path: Path, task: Task) -> dict[str, Any]:
             kernel = kernel * scale
             bias = (bias - mean) * scale + beta
         w["conv"].append((kernel.transpose(3, 2, 0, 1), bias))  # HWIO -> OIHW
-    for name, shape in zip(denses, _DENSE_SHAPES, strict=True):
+    for name, shape in zip(denses, _DENSE_SHAPES, strict=True):  # type: ignore[assignment]
         w["dense"].append(
             (_get(path, layers, name, "kernel", shape), _get(path, layers, name, "bias", shape[1:]))
         )

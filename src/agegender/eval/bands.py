@@ -173,7 +173,7 @@ def band_section(
     return {
         "ece_bins": int(ece_bins),
         "min_ece_count": MIN_ECE_COUNT,
-        "rows": band_table(bands, ece_bins=ece_bins, min_confidence=min_confidence, **columns),
+        "rows": band_table(bands, ece_bins=ece_bins, min_confidence=min_confidence, **columns),  # type: ignore[arg-type]
     }
 
 

@@ -191,7 +191,7 @@ class ReliabilityBin(NamedTuple):
 
     lo: float
     hi: float
-    count: int
+    count: int  # type: ignore[assignment]  # a field named like tuple.count
     mean_conf: float
     accuracy: float
 

@@ -63,7 +63,7 @@ def open_video(
     """
     import cv2
 
-    cam = _camera_index(source)
+    cam = _camera_index(source)  # type: ignore[arg-type]  # a PathLike is no camera: None
     with _quiet_opencv():
         if cam is not None:
             name = f"camera {cam}"
@@ -76,7 +76,7 @@ def open_video(
                 )
             live = True
         else:
-            s = os.fspath(source)
+            s = os.fspath(source)  # type: ignore[arg-type]  # not an int here
             if is_stream_url(s):
                 name = _redact(s)
                 cap = cv2.VideoCapture(s)
@@ -127,4 +127,4 @@ def open_video(
             "damaged, or its codec is not supported by this OpenCV/FFmpeg build"
         )
     first = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-    return VideoSource(cap, name=name, live=live, step=step, queue_size=queue_size, first=first)
+    return VideoSource(cap, name=name, live=live, step=step, queue_size=queue_size, first=first)  # type: ignore[arg-type]

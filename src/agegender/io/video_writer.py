@@ -63,7 +63,7 @@ class VideoWriter:
             raise VideoError(f"cannot write video {self.path}: bad frame size {w}x{h}")
         with _quiet_opencv():
             writer = cv2.VideoWriter(
-                str(self.path), cv2.VideoWriter_fourcc(*self.fourcc), self.fps, (w, h)
+                str(self.path), cv2.VideoWriter_fourcc(*self.fourcc), self.fps, (w, h)  # type: ignore[attr-defined]
             )
         if not writer.isOpened():
             writer.release()

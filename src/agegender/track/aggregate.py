@@ -282,6 +282,7 @@ class TrackAggregator:
             if faces.age_years is not None:  # rows without aggregate keep the model's years
                 assert years is not None
                 years = np.where(have_age, years, faces.age_years).astype(np.float32)
+            assert years is not None  # with_age() always sets them
             groups = nearest_group(years)
             for i, ev in enumerate(evs):
                 if ev is not None and have_age[i]:

@@ -295,7 +295,7 @@ class FaceTracker:
 
         # births
         warm = self._n_updates < self.warmup_updates
-        for d in np.nonzero(det_free & (scores >= self.new_track_thresh))[0]:
+        for d in np.nonzero(det_free & (scores >= self.new_track_thresh))[0]:  # type: ignore[assignment]
             mean, cov = _kf_init(_box_to_z(boxes[d]))
             t = _Track(
                 key=self._next_key,
