@@ -12,6 +12,17 @@ import pytest
 from agegender.errors import InputError
 
 
+@pytest.fixture(autouse=True)
+def _own_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cards added here stay out of the process-wide registry the other tests see."""
+    import importlib
+
+    records = importlib.import_module("agegender.registry.records")  # the module, not the function
+    records.records()  # load the built-in records first
+    monkeypatch.setattr(records, "_REGISTRY", dict(records._REGISTRY))
+    monkeypatch.setattr(records, "_ALIASES", dict(records._ALIASES))
+
+
 def _tiny_dex(path: Path, size: int = 224, classes: int = 101, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """A DEX-shaped graph: mean of each input channel -> Gemm -> softmax. Returns (W, b)."""
     import onnx
