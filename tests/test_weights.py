@@ -47,12 +47,14 @@ def _add_all(capsys: pytest.CaptureFixture[str]) -> None:
     assert all(f"model {c.parent.name!r}" in out for c in CARDS), out
 
 
-def test_trained_ensembles_beat_the_defaults_on_test_faces(
+def test_trained_ensembles_and_the_default_beat_the_cydral_pair_on_test_faces(
     utkface: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """On 300 spread UTKFace test crops (never used in training or model choice), the
-    committed ensembles must beat the default networks: on the full test split they measure
-    MAE 4.61 against 5.94 and 93.3% against 92.4% (docs/accuracy.md)."""
+    committed ensembles must beat the Cydral pair (the permissive profile): on the full test
+    split they measure MAE 4.61 against 5.94 and 93.3% against 92.4% (docs/accuracy.md).
+    The shipped default (FaceRes fine-tuned here) must beat the Cydral pair by a wide
+    margin: 4.43 against 5.94 and 93.9% on the full test split's crops."""
     _add_all(capsys)
     rows = utk_sample(utkface, 300)
     crops = [np.asarray(Image.open(utkface / r["path"]).convert("RGB")) for r in rows]
@@ -65,7 +67,10 @@ def test_trained_ensembles_beat_the_defaults_on_test_faces(
         return float(np.abs(f.age_years - ages).mean()), float(((f.gender_p >= 0.5) == male).mean())
 
     mae, acc = score(AGE, GENDER)
-    mae0, acc0 = score("default-age", "default-gender")
-    assert mae <= mae0 - 0.8, f"trained MAE {mae:.2f} vs default {mae0:.2f}"
+    mae0, acc0 = score("cydral-age", "cydral-gender")
+    assert mae <= mae0 - 0.8, f"trained MAE {mae:.2f} vs Cydral {mae0:.2f}"
     assert mae <= 5.0, f"trained MAE {mae:.2f}"
-    assert acc >= 0.91, f"trained gender accuracy {acc:.3f} (default {acc0:.3f})"
+    assert acc >= 0.91, f"trained gender accuracy {acc:.3f} (Cydral {acc0:.3f})"
+    mae1, acc1 = score("default-age", "default-gender")  # faceres-age, faceres-gender
+    assert mae1 <= mae0 - 1.0, f"default MAE {mae1:.2f} vs Cydral {mae0:.2f}"
+    assert acc1 >= 0.92, f"default gender accuracy {acc1:.3f} (Cydral {acc0:.3f})"
