@@ -17,6 +17,8 @@ def test_unknown_name_suggests_close_ones():
 
 def test_every_record_is_complete():
     for r in registry.records():
+        if r.origin != "built-in":  # user cards registered by other tests (local files)
+            continue
         assert r.task in ("detect", "age", "gender", "landmarks")
         assert r.license and r.description
         for f in r.files:
