@@ -1,7 +1,7 @@
 """The Analyzer: detect -> align -> estimate, with models loaded once and batching.
 
 >>> from agegender import Analyzer
->>> an = Analyzer()                       # default detector and the Cydral models
+>>> an = Analyzer()                       # default detector and models (profile "accurate")
 >>> faces = an.analyze("photo.jpg")        # Faces: boxes, landmarks, age, gender
 >>> for r in an.analyze_many(["a.jpg", "folder/"]):   # batched; errors per input
 ...     print(r.source, len(r.faces), r.error)
