@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -225,7 +226,10 @@ def test_head_of_the_page_is_200() -> None:
 
 
 def run(coro: Any) -> Any:
-    return asyncio.run(coro)
+    """``asyncio.run`` on a thread of its own: other tests (Playwright's sync API) may leave
+    an event loop running in the main thread."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def test_budget_waits_for_room_in_arrival_order() -> None:
