@@ -6,8 +6,9 @@ file (named from the block's inputs, so a retried block rewrites the same file),
 one small summary row per input to the driver, which shows progress.
 
 Faults: an actor that dies is restarted and its block retried once (Ray task retries).
-The inputs of a block that failed twice are run again one per block; one that kills actors
-twice on its own becomes an error row (``WorkerDiedError``), written by the driver.
+The inputs of a block that failed twice are run again one per block, one block at a time per
+actor (an actor that dies then takes no queued input with it); one that kills actors twice
+on its own becomes an error row (``WorkerDiedError``), written by the driver.
 """
 
 from __future__ import annotations
@@ -125,7 +126,10 @@ def _pass(items: list[Item], spec: WorkerSpec, out: Path, fmt: Format, run: dict
                 fn_constructor_kwargs={"spec": spec, "out": str(out), "fmt": fmt, "run": run},
                 batch_size=None,  # one block = one batch = one part file
                 batch_format="pyarrow",
-                compute=ray.data.ActorPoolStrategy(size=workers),
+                # one block at a time per actor when blocks are single inputs: an input that
+                # kills its actor must not take the inputs queued behind it down too
+                compute=ray.data.ActorPoolStrategy(
+                    size=workers, max_tasks_in_flight_per_actor=1 if per_block == 1 else None),
                 num_cpus=spec.threads or 1,
                 max_restarts=-1,  # a dead actor is restarted ...
                 max_task_retries=1,  # ... and its block retried once
