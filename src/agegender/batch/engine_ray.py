@@ -19,7 +19,7 @@ import math
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..errors import AgeGenderError, InputError
 from .inputs import Item
@@ -118,10 +118,10 @@ def _pass(items: list[Item], spec: WorkerSpec, out: Path, fmt: Format, run: dict
     try:
         records = [{"source": it.source, "size": it.size, "mtime_ns": it.mtime_ns, "error": it.error}
                    for it in items]
-        ds = ray.data.from_items(records, override_num_blocks=math.ceil(len(items) / per_block))
+        source = ray.data.from_items(records, override_num_blocks=math.ceil(len(items) / per_block))
         with warnings.catch_warnings():  # actor retries have no named parameter yet
             warnings.simplefilter("ignore", DeprecationWarning)
-            ds = ds.map_batches(
+            ds = source.map_batches(
                 AnalyzerActor,
                 fn_constructor_kwargs={"spec": spec, "out": str(out), "fmt": fmt, "run": run},
                 batch_size=None,  # one block = one batch = one part file
@@ -133,10 +133,10 @@ def _pass(items: list[Item], spec: WorkerSpec, out: Path, fmt: Format, run: dict
                 num_cpus=spec.threads or 1,
                 max_restarts=-1,  # a dead actor is restarted ...
                 max_task_retries=1,  # ... and its block retried once
-                **({"num_gpus": gpus} if gpus else {}),
+                num_gpus=gpus or None,
             )
         for b in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
-            for row in b.to_pylist():
+            for row in cast(Any, b).to_pylist():
                 on_summary(row)
     finally:
         ctx.max_errored_blocks, ctx.enable_progress_bars = old
