@@ -35,19 +35,19 @@ CROP = {"method": "box", "margin": 0.15}
 
 def tfjs_onnx(record: ModelRecord, paths: list[Path]) -> Path:
     """Convert the record's TF.js files to ``<cache>/<stem>/<stem>.onnx`` once (atomically)."""
+    from .extra import _fresh, _tmp_beside
+
     model_json = paths[0]
     stem = model_json.stem
     out = store.cache_dir() / stem / f"{stem}.onnx"
-    if out.is_file() and all(out.stat().st_mtime_ns >= p.stat().st_mtime_ns for p in paths):
+    if _fresh(out, *paths):
         return out
     from ..convert.tfjs import load_tfjs
     from ..convert.tfjs_onnx import tfjs_to_onnx
 
-    data = tfjs_to_onnx(load_tfjs(model_json))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".part-{os.getpid()}-{out.name}")
+    tmp = _tmp_beside(out)
     try:
-        tmp.write_bytes(data)
+        tfjs_to_onnx(load_tfjs(model_json), tmp)
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
