@@ -68,18 +68,6 @@ class FaceResNet(nn.Module):
         return self.age(h), self.gender(h)[:, 0]
 
 
-class Exported(nn.Module):
-    """What the ONNX file holds: probabilities, not logits."""
-
-    def __init__(self, net: FaceResNet) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        a, g = self.net(x)
-        return torch.softmax(a, dim=1), torch.sigmoid(g)[:, None]
-
-
 @dataclass
 class FaceResConfig:
     data: list[str]
@@ -148,23 +136,26 @@ def concat(sets: list[FaceSet]) -> FaceSet:
 
 
 @torch.no_grad()
-def predict(net: FaceResNet, images: np.ndarray, size: int, batch: int = 128) -> tuple[np.ndarray, np.ndarray]:
-    """(age distributions (N, 101), P(male) (N,)) for uint8 RGB crops, no augmentation."""
+def raw_outputs(net: FaceResNet, images: np.ndarray, size: int, batch: int = 128
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(age distributions (N, 101), gender logits (N,)) for uint8 RGB crops, no
+    augmentation and no calibration."""
     net.eval()
     aug = Augment(AugmentConfig(), size)
-    dists, pm = [], []
+    dists, logits = [], []
     for i in range(0, len(images), batch):
         x = aug(torch.from_numpy(images[i : i + batch]), train=False)
         a, g = net(to_input(x))
         dists.append(torch.softmax(a, 1).numpy())
-        pm.append(torch.sigmoid(g).numpy())
-    return np.concatenate(dists), np.concatenate(pm)
+        logits.append(g.numpy())
+    return np.concatenate(dists), np.concatenate(logits)
 
 
 def score(net: FaceResNet, vals: dict[str, FaceSet], size: int) -> dict[str, float]:
     r: dict[str, float] = {}
     for name, v in vals.items():
-        d, pm = predict(net, v.images, size)
+        d, logit = raw_outputs(net, v.images, size)
+        pm = 1 / (1 + np.exp(-logit))
         years = d @ AGES.numpy()
         known = ~np.isnan(v.ages)
         if known.any():

@@ -24,7 +24,7 @@ from torch import nn
 from ..ages import N_AGE_BINS
 from .data import FaceSet
 from .export import fp16_weights
-from .faceres import AGES, FaceResNet
+from .faceres import AGES, FaceResNet, raw_outputs
 
 #: Bands of apparent age (lower edges, years) for the per-band temperatures.
 BAND_EDGES = (0, 10, 20, 30, 40, 50, 60, 70)
@@ -104,23 +104,6 @@ def fit_age_temperatures(dist: np.ndarray, ages: np.ndarray, min_faces: int = 40
     return rows
 
 
-@torch.no_grad()
-def raw_outputs(net: FaceResNet, fs: FaceSet, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(age probabilities (N, 101), gender logits (N,)) without calibration."""
-    from .data import Augment, AugmentConfig
-    from .faceres import to_input
-
-    net.eval()
-    aug = Augment(AugmentConfig(), size)
-    ps, gs = [], []
-    for i in range(0, len(fs), 128):
-        x = aug(torch.from_numpy(fs.images[i : i + 128]), train=False)
-        a, g = net(to_input(x))
-        ps.append(torch.softmax(a, 1).numpy())
-        gs.append(g.numpy())
-    return np.concatenate(ps), np.concatenate(gs)
-
-
 def onnx_bytes(model: nn.Module, size: int) -> bytes:
     x = torch.zeros(2, size, size, 3)
     buf = io.BytesIO()
@@ -138,7 +121,7 @@ def export(net: FaceResNet, val: FaceSet, size: int, out: Path, name: str) -> di
     return the calibration and the file's sha256 (the caller writes the card)."""
     import onnxruntime as ort
 
-    dist, logit = raw_outputs(net, val, size)
+    dist, logit = raw_outputs(net, val.images, size)
     years = dist @ AGES.numpy()
     gender_t = fit_gender_temperatures(logit, val.genders, years)
     age_t = fit_age_temperatures(dist, val.ages)
