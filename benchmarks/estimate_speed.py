@@ -21,8 +21,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from agegender import Analyzer  # noqa: E402
+from agegender.faces import Faces  # noqa: E402
 from agegender.io.images import decode_image  # noqa: E402
-from agegender.types import Faces  # noqa: E402
 
 CONFIGS = {
     "default": {},  # faceres-age + faceres-gender, 128 px

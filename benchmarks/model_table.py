@@ -37,8 +37,8 @@ sys.path.insert(0, str(REPO / "src"))  # run from a checkout
 from agegender.ages import ADIENCE_LABELS  # noqa: E402
 from agegender.eval import build_report, read_dataset  # noqa: E402
 from agegender.eval.run import _pred, pick_face  # noqa: E402
+from agegender.faces import Faces  # noqa: E402
 from agegender.io.images import decode_image  # noqa: E402
-from agegender.types import Faces  # noqa: E402
 
 log = logging.getLogger("benchmarks.model_table")
 
@@ -57,8 +57,8 @@ CONFIGS: dict[str, tuple[str, str | None, str | None]] = {
 
 
 def _register_weights() -> None:
-    from agegender.estimate.card import record_from_card
-    from agegender.registry import register
+    from agegender.models import register
+    from agegender.models.card import record_from_card
 
     for card_path in sorted((REPO / "weights").glob("*/card.json")):
         card = json.loads(card_path.read_text())
@@ -99,8 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="write all rows here")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    from agegender.analyzer import Analyzer
     from agegender.detect import create_detector
-    from agegender.pipeline import Analyzer
 
     _register_weights()
     ds = read_dataset(args.dataset, format=args.format, split=args.split)

@@ -1,8 +1,8 @@
 import numpy as np
 
 from agegender.align import face_chips, similarity_batch
-from agegender.estimate.card import Card
-from agegender.types import Faces
+from agegender.faces import Faces
+from agegender.models.card import Card
 
 
 def test_similarity_recovers_a_known_transform():

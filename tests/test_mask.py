@@ -8,9 +8,9 @@ import pytest
 from agegender.align import chip_transforms
 from agegender.errors import InputError
 from agegender.estimate import _views
-from agegender.estimate.card import Card
+from agegender.faces import Faces
 from agegender.mask import ellipse_alpha, face_ellipses, mask_chips
-from agegender.types import Faces
+from agegender.models.card import Card
 
 CARD = {
     "input": {"size": 64, "layout": "NCHW", "channels": "RGB"},
@@ -83,9 +83,10 @@ def test_estimator_override_and_card_default() -> None:
 
 
 def test_cli_option_reaches_the_analyzer() -> None:
-    from agegender.cli import _model_kwargs, build_parser
+    from agegender.cli import build_parser
+    from agegender.cli._common import model_kwargs
 
     a = build_parser().parse_args(["analyze", "x.jpg", "--mask-background"])
-    assert _model_kwargs(a)["mask_background"] is True
+    assert model_kwargs(a)["mask_background"] is True
     a = build_parser().parse_args(["analyze", "x.jpg"])
-    assert _model_kwargs(a)["mask_background"] is None
+    assert model_kwargs(a)["mask_background"] is None

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from agegender.analyzer import Analyzer
 from agegender.cli import main
-from agegender.estimate.card import record_from_card
-from agegender.pipeline import Analyzer
+from agegender.models.card import record_from_card
 from tests.conftest import utk_sample
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "weights"

@@ -22,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from agegender.detect import create_detector  # noqa: E402
 from agegender.detect.dlib_hog import _similarity  # noqa: E402
-from agegender.registry import get  # noqa: E402
+from agegender.models import get  # noqa: E402
 
 # dlib's get_face_chip_details() targets for its 5-point model (unit square, no padding)
 DLIB5 = np.array(

@@ -21,10 +21,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from agegender.ages import age_quantiles  # noqa: E402
+from agegender.analyzer import Analyzer  # noqa: E402
 from agegender.eval.readers import read_utkface  # noqa: E402
 from agegender.eval.run import predict_samples  # noqa: E402
-from agegender.pipeline import Analyzer  # noqa: E402
-from agegender.registry import get  # noqa: E402
+from agegender.models import get  # noqa: E402
 
 
 def temper(dist: np.ndarray, t: float) -> np.ndarray:

@@ -18,7 +18,7 @@ import torch
 
 from agegender.convert.tfjs import load_tfjs
 from agegender.convert.tfjs_onnx import tfjs_to_onnx
-from agegender.registry.faceres import VGG_MEAN_BGR
+from agegender.models.faceres import VGG_MEAN_BGR
 from agegender.train.data import load_faces
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

@@ -20,18 +20,40 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from .analyzer import Analyzer, analyze
     from .annotation import annotate
-    from .pipeline import Analyzer, Result, analyze
-    from .types import Faces
+    from .detect import create_detector
+    from .estimate import create_estimator
+    from .faces import Faces, Result
+    from .models import get_model, list_models
+    from .video import analyze_video
 
-__all__ = ["Analyzer", "Faces", "Result", "analyze", "annotate", "batch", "__version__"]
+__all__ = [
+    "Analyzer",
+    "Faces",
+    "Result",
+    "__version__",
+    "analyze",
+    "analyze_video",
+    "annotate",
+    "batch",
+    "create_detector",
+    "create_estimator",
+    "get_model",
+    "list_models",
+]
 
 _LAZY = {
-    "Analyzer": ("pipeline", "Analyzer"),
-    "Result": ("pipeline", "Result"),
-    "analyze": ("pipeline", "analyze"),
+    "Analyzer": ("analyzer", "Analyzer"),
+    "analyze": ("analyzer", "analyze"),
+    "analyze_video": ("video", "analyze_video"),
     "annotate": ("annotation", "annotate"),
-    "Faces": ("types", "Faces"),
+    "create_detector": ("detect", "create_detector"),
+    "create_estimator": ("estimate", "create_estimator"),
+    "Faces": ("faces", "Faces"),
+    "Result": ("faces", "Result"),
+    "get_model": ("models", "get_model"),
+    "list_models": ("models", "list_models"),
 }
 
 

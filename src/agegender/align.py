@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from .types import Faces
+from .faces import Faces
 
 if TYPE_CHECKING:
-    from .estimate.card import Card
+    from .models.card import Card
 
 
 def similarity_batch(src: NDArray[np.floating], dst: NDArray[np.floating]) -> NDArray[np.float64]:

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 
 from .ages import ADIENCE_LABELS
+from .faces import Faces
 from .io.images import Channels, as_rgb
-from .types import Faces
 
 _FEMALE = (236, 72, 153)
 _MALE = (59, 130, 246)

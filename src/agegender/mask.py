@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from .types import Faces
+from .faces import Faces
 
 #: Half-width of the ellipse in eye distances; half-height and centre offset in
 #: eye-to-mouth distances (centre below the eyes' midpoint). Face proportions: the face

@@ -109,7 +109,7 @@ def assert_same_as_analyze(rows: list[dict[str, Any]], ref: dict[str, dict[str, 
 def crashing_analyzer(marker_dir: str, model_kwargs: dict[str, Any]) -> Any:
     """An Analyzer whose worker process dies (os._exit) on inputs named ``poison*`` every
     time, and on ``crash-once*`` the first time only (a marker file remembers it)."""
-    from agegender.pipeline import Analyzer
+    from agegender.analyzer import Analyzer
 
     real = Analyzer(**model_kwargs)
 

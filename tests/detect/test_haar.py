@@ -129,7 +129,7 @@ def test_bad_cascade_files(tmp_path: Path) -> None:
 
 
 def test_shipped_cascades_are_registered_with_their_source() -> None:
-    from agegender.registry import get
+    from agegender.models import get
 
     rec = get("haar", "detect")
     paths = rec.paths(fetch=False)  # shipped in the package, sha256 checked

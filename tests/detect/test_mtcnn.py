@@ -15,7 +15,7 @@ from agegender.detect import mtcnn as mtcnn_module
 from agegender.detect.base import Detector
 from agegender.detect.mtcnn import MTCNNDetector
 from agegender.errors import ModelUnavailableError
-from agegender.types import Faces
+from agegender.faces import Faces
 
 
 def _rgb(path: Path) -> NDArray[np.uint8]:
@@ -76,10 +76,10 @@ def test_pyramid_follows_min_face() -> None:
 def test_networks_ship_inside_agegender() -> None:
     """The three networks are package data of agegender, with their license, as registered."""
     import agegender
-    from agegender.registry import get
+    from agegender.models import get
 
     paths = mtcnn_module.model_paths()
-    folder = Path(agegender.__file__).parent / "models" / "mtcnn"
+    folder = Path(agegender.__file__).parent / "models" / "data" / "mtcnn"
     assert [p.name for p in paths] == ["pnet.onnx", "rnet.onnx", "onet.onnx"]
     assert all(p.parent == folder for p in paths)
     assert "MIT License" in (folder / "LICENSE").read_text(encoding="utf-8")
@@ -91,7 +91,7 @@ def test_networks_ship_inside_agegender() -> None:
 
 
 def test_missing_networks_raise(monkeypatch: pytest.MonkeyPatch) -> None:
-    from agegender.registry import store
+    from agegender.models import store
 
     monkeypatch.setattr(store, "package_file", lambda package, resource: None)
     det = MTCNNDetector()

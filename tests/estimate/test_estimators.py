@@ -10,10 +10,10 @@ import pytest
 from agegender.ages import gaussian_distribution
 from agegender.errors import InputError
 from agegender.estimate import Estimator, parse_spec
-from agegender.estimate.card import Card
 from agegender.estimate.onnx import OnnxModel
-from agegender.registry import ModelFile, ModelRecord, register
-from agegender.types import Faces
+from agegender.faces import Faces
+from agegender.models import ModelFile, ModelRecord, register
+from agegender.models.card import Card
 
 
 @pytest.fixture(autouse=True)
@@ -21,7 +21,7 @@ def _restore_registry(monkeypatch: pytest.MonkeyPatch):
     """Fake models registered here must not leak into other tests."""
     import importlib
 
-    records = importlib.import_module("agegender.registry.records")  # the module, not the function
+    records = importlib.import_module("agegender.models.zoo")
     records.records()  # load the built-ins first
     monkeypatch.setattr(records, "_REGISTRY", dict(records._REGISTRY))
     monkeypatch.setattr(records, "_ALIASES", dict(records._ALIASES))

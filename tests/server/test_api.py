@@ -29,10 +29,10 @@ with warnings.catch_warnings():
 from starlette.websockets import WebSocketDisconnect  # noqa: E402
 
 from agegender.errors import InputError  # noqa: E402
+from agegender.faces import Faces  # noqa: E402
 from agegender.server import ServerSettings, create_app  # noqa: E402
 from agegender.server.ratelimit import RateLimiter  # noqa: E402
 from agegender.server.uploads import sniff  # noqa: E402
-from agegender.types import Faces  # noqa: E402
 
 STATIC = Path(__file__).resolve().parents[2] / "src" / "agegender" / "server" / "static"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_kit import VIEWPORTS, ServerThread, open_page, save_shot, upload
+from tests.server.browser_kit import VIEWPORTS, ServerThread, open_page, save_shot, upload
 
 
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))

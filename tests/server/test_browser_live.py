@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_kit import VIEWPORTS, ServerThread, open_page, save_shot
+from tests.server.browser_kit import VIEWPORTS, ServerThread, open_page, save_shot
 
 STATE = """() => { const o = document.querySelector('#overlay');
   return {frames: Number(o.dataset.frames || 0), ids: o.dataset.ids || '',

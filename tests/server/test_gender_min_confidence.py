@@ -18,8 +18,8 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient  # noqa: E402
 
 from agegender.errors import InputError  # noqa: E402
+from agegender.faces import Faces  # noqa: E402
 from agegender.server import ServerSettings, create_app  # noqa: E402
-from agegender.types import Faces  # noqa: E402
 
 
 class StandIn:

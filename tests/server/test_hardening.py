@@ -29,6 +29,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette's notice about httpx vs httpx2
     from fastapi.testclient import TestClient  # noqa: E402
 
+from agegender.faces import Faces  # noqa: E402
 from agegender.server import (  # noqa: E402
     ServerSettings,
     create_app,
@@ -36,7 +37,6 @@ from agegender.server import (  # noqa: E402
 )
 from agegender.server.memory import PixelBudget, release_memory  # noqa: E402
 from agegender.server.uploads import header_size, sniff  # noqa: E402
-from agegender.types import Faces  # noqa: E402
 
 
 class FakeAnalyzer:

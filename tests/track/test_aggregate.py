@@ -9,6 +9,7 @@ import pytest
 
 from agegender.ages import ADIENCE_LABELS, gaussian_distribution
 from agegender.errors import InputError
+from agegender.faces import Faces
 from agegender.track import (
     FaceTracker,
     TrackAggregator,
@@ -16,7 +17,6 @@ from agegender.track import (
     face_quality,
     flicker_rate,
 )
-from agegender.types import Faces
 
 FPS = 30.0
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from agegender.errors import InputError
+from agegender.faces import Faces
 from agegender.track import FaceTracker, greedy_assignment, iou_matrix, linear_assignment
-from agegender.types import Faces
 
 SIZE = 60.0
 

@@ -15,9 +15,9 @@ torch = pytest.importorskip("torch")
 def test_tiny_faceres_run_exports_a_working_pair(shared: Path, tmp_path: Path, monkeypatch):
     from agegender.cli import main
     from agegender.estimate import Estimator
-    from agegender.estimate.card import record_from_card
-    from agegender.registry import register
-    from agegender.types import Faces
+    from agegender.faces import Faces
+    from agegender.models import register
+    from agegender.models.card import record_from_card
 
     monkeypatch.setenv("AGEGENDER_MIRROR", str(shared / "models"))
     data = ",".join(str(shared / "data" / d) for d in ("utkface", "aaf", "lfw-gender"))

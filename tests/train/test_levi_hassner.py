@@ -95,8 +95,8 @@ def test_exported_caffemodel_runs_the_same_through_our_caffe_converter(
 ):
     import onnxruntime as ort
 
-    from agegender.estimate.caffe import caffe_to_onnx
-    from agegender.estimate.caffe_format import read_caffemodel
+    from agegender.convert.caffe import caffe_to_onnx
+    from agegender.convert.caffe_format import read_caffemodel
 
     path, n, _ = deploy
     torch.manual_seed(0)

@@ -64,7 +64,7 @@ def test_importer_reproduces_onnxruntime_on_real_faces(utkface: Path) -> None:
 
     from agegender.align import box_transforms, warp_chips
     from agegender.io.images import decode_image
-    from agegender.registry import get
+    from agegender.models import get
     from agegender.train.onnx_import import OnnxGraphModule
 
     images = [decode_image(utkface / r["path"]) for r in utk_sample(utkface, 6, "val")]
@@ -115,8 +115,8 @@ def test_tiny_run_lowers_the_loss_exports_and_predicts(utkface: Path, cache: Pat
     card = json.loads(files["card-gender"].read_text())
     assert card["name"] == "tiny-gender" and card["output"]["name"] == "gender"
     assert card["file"] == "model.onnx" and "UTKFace" in card["license"]
-    from agegender.estimate.card import record_from_card
     from agegender.estimate.onnx import OnnxModel
+    from agegender.models.card import record_from_card
 
     card["file"] = str(tmp_path / "run" / card["file"])  # as `models add` resolves it
     assert 0.5 <= card["output"].pop("temperature") <= 4  # fitted on val; compare raw outputs
@@ -187,7 +187,7 @@ def test_levi_hassner_recipe_and_arch_defaults(tmp_path: Path) -> None:
 @pytest.fixture
 def fresh_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     """A private copy of the registry (cards added by the test do not leak)."""
-    records = importlib.import_module("agegender.registry.records")
+    records = importlib.import_module("agegender.models.zoo")
     records._ensure_loaded()
     monkeypatch.setattr(records, "_REGISTRY", dict(records._REGISTRY))
     monkeypatch.setattr(records, "_ALIASES", dict(records._ALIASES))
@@ -196,7 +196,7 @@ def fresh_registry(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_cli_trains_end_to_end_and_the_card_registers(
     utkface: Path, tmp_path: Path, capsys: pytest.CaptureFixture, fresh_registry: None
 ) -> None:
-    from agegender import registry
+    from agegender import models
     from agegender.cli import main
 
     out = tmp_path / "cli-run"
@@ -209,7 +209,7 @@ def test_cli_trains_end_to_end_and_the_card_registers(
     for f in ("model.onnx", "model.fp16.onnx", "card.json", "log.csv", "last.pt", "train.json"):
         assert (out / f).is_file(), f
     assert main(["models", "add", str(out / "card.json")]) == 0
-    rec = registry.get("cli-run", "gender")
+    rec = models.get("cli-run", "gender")
     assert rec.path() == (out / "model.onnx").resolve()
 
 
@@ -222,8 +222,8 @@ def test_cli_works_without_torch(monkeypatch: pytest.MonkeyPatch) -> None:
                             "PYTHONPATH": str(Path(__file__).parents[2] / "src")})
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "False"
+    from agegender.cli import train as train_cli
     from agegender.errors import AgeGenderError
-    from agegender.train import cli as train_cli
 
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch now fails
     with pytest.raises(AgeGenderError, match=r"pip install 'agegender\[train\]'"):

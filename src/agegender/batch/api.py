@@ -119,7 +119,7 @@ def batch(
     """
     import inspect
 
-    from ..pipeline import Analyzer
+    from ..analyzer import Analyzer
 
     unknown = set(model_kwargs) - set(inspect.signature(Analyzer.__init__).parameters)
     if unknown:

@@ -106,7 +106,7 @@ def error_rows(item: Item, error_type: str, message: str) -> list[dict[str, Any]
 
 def models_info(analyzer: Any) -> list[dict[str, Any]]:
     """Name, task, sha256 of each file and license of every model an Analyzer uses."""
-    from ..registry import get
+    from ..models import get
 
     names: list[tuple[str, str]] = []
     det = getattr(analyzer, "detector", None)

@@ -19,7 +19,7 @@ Rows = list[dict[str, Any]]
 
 def build_analyzer(model_kwargs: dict[str, Any]) -> Any:
     """The default factory: ``Analyzer(**model_kwargs)``."""
-    from ..pipeline import Analyzer
+    from ..analyzer import Analyzer
 
     return Analyzer(**model_kwargs)
 

@@ -74,7 +74,7 @@ def create_detector(name: str = "auto", **kwargs: Any) -> Detector:
     Keyword arguments (``threshold``, ``min_face``, ``pad``, ``max_side``) go to the detector;
     ``None`` values are dropped so each detector keeps its own default.
     """
-    from ..registry import get
+    from ..models import get
 
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     if name == "auto":

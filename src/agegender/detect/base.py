@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from ..types import Faces
+from ..faces import Faces
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ class Detector(ABC):
         :class:`~agegender.Analyzer` finds (or fetches) them all before any input is read.
         By default the record named like the detector, if the registry has one.
         """
-        from ..registry import records
+        from ..models import records
 
         return [(self.name, "detect")] if self.name in {r.name for r in records("detect")} else []
 

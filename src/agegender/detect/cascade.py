@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from ..types import Faces
+from ..faces import Faces
 from .base import Detector, RawDetections
 
 

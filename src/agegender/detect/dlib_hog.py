@@ -44,7 +44,7 @@ def dlib5_to_standard(parts: NDArray[np.float64]) -> NDArray[np.float32]:
     places in that chip (``DLIB_CHIP_TEMPLATE``) are mapped back into the image,
     so aligning with our points reproduces dlib's own chips.
     """
-    from ..registry.builtin import DLIB_CHIP_TEMPLATE
+    from ..models.builtin import DLIB_CHIP_TEMPLATE
 
     pad = 0.2
     chip = (_DLIB5 + pad) / (2 * pad + 1)
@@ -80,7 +80,7 @@ class DlibHOGDetector(Detector):
         if self._det is None:
             import dlib
 
-            from ..registry import get
+            from ..models import get
 
             self._sp = dlib.shape_predictor(str(get("dlib-landmarks5", "landmarks").path()))
             self._det = dlib.get_frontal_face_detector()

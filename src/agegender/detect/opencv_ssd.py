@@ -41,7 +41,7 @@ class OpenCVSSDDetector(Detector):
 
         with self._lock:
             if self._net is None:
-                from ..registry import get
+                from ..models import get
 
                 pb, pbtxt = get("opencv-ssd", "detect").paths()
                 quiet_opencv()

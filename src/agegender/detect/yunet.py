@@ -42,7 +42,7 @@ class YuNetDetector(Detector):
         if self._det is None:
             import cv2
 
-            from ..registry import get
+            from ..models import get
 
             path = get(self.model, "detect").path()
             quiet_opencv()

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ..align import chip_transforms, warp_chips
 from ..errors import InputError
-from ..registry.records import ModelRecord
-from ..types import Faces
-from .card import Card
+from ..faces import Faces
+from ..models.card import Card
+from ..models.record import ModelRecord
 from .onnx import OnnxModel, Tta, default_providers
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ class Estimator:
     ) -> None:
         """``mask_background``: True or False for every member; None (default) lets each
         model's card decide (``crop.mask_background``, off unless the card says so)."""
-        from ..registry import get
+        from ..models import get
 
         if tta not in ("none", "flip", "oversample"):
             raise InputError(f"tta must be none, flip or oversample, got {tta!r}")
@@ -189,3 +189,16 @@ class Estimator:
 
 
 __all__ = ["Estimator", "OnnxModel", "parse_spec"]
+
+
+def create_estimator(task: Task, spec: str = "default", **kwargs: Any) -> Estimator:
+    """An :class:`Estimator` for ``task`` (``"age"`` or ``"gender"``): one model name, or
+    several joined by ``+`` with optional weights (``"a:2+b:1"``). ``"default"`` is the
+    default profile's model for the task. Keyword arguments go to :class:`Estimator`
+    (``device``, ``tta``, ``mask_background``)."""
+    if spec == "default":
+        from ..models.profiles import get_profile
+
+        prof = get_profile(None)
+        spec = prof.age_model if task == "age" else prof.gender_model
+    return Estimator(task, spec, **kwargs)

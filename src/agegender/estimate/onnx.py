@@ -23,8 +23,8 @@ from ..ages import (
     groups_to_distribution,
 )
 from ..errors import ModelError
-from ..registry.records import ModelRecord
-from .card import Card
+from ..models.card import Card
+from ..models.record import ModelRecord
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..errors import InputError
-from ..types import gender_answered
+from ..faces import gender_answered
 from . import metrics as M
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def _mean(x: NDArray[Any]) -> float:
 
 
 def _answered(p_male: NDArray[np.float64], ok: NDArray[np.bool_], threshold: float) -> NDArray[np.bool_]:
-    """Answered at ``threshold`` (as :meth:`~agegender.types.Faces.to_dict` decides), where ``ok``."""
+    """Answered at ``threshold`` (as :meth:`~agegender.faces.Faces.to_dict` decides), where ``ok``."""
     out = np.zeros(p_male.shape, dtype=bool)
     out[ok] = gender_answered(np.clip(p_male[ok], 0.0, 1.0), threshold)
     return out

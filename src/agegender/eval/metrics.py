@@ -165,7 +165,7 @@ def interval_coverage(low: ArrayLike, high: ArrayLike, true: ArrayLike) -> float
     """Share of valid samples whose true age lies in the inclusive ``[low, high]`` interval.
 
     Compare it with the interval's nominal coverage (0.8 for the 10th..90th
-    percentile interval that :class:`~agegender.types.Faces` carries).
+    percentile interval that :class:`~agegender.faces.Faces` carries).
     """
     lo, hi, t = _floats(low, "low"), _floats(high, "high"), _floats(true, "true")
     _same_length(low=lo, high=hi, true=t)

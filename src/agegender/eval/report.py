@@ -26,7 +26,7 @@ from ..ages import (
     nearest_group,
 )
 from ..errors import InputError
-from ..types import INTERVAL_QUANTILES
+from ..faces import INTERVAL_QUANTILES
 from . import bands as B
 from . import metrics as M
 from .readers import Sample

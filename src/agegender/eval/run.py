@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import AgeGenderError
+from ..faces import Faces
 from ..io.images import decode_image
-from ..types import Faces
 from .readers import Sample
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ from starlette.requests import HTTPConnection
 
 from .. import __version__
 from ..errors import AgeGenderError
-from ..types import check_min_confidence
+from ..faces import check_min_confidence
 from .docs_page import render_docs
 from .errors import (
     BadRequestError,
@@ -276,7 +276,7 @@ def create_app(settings: ServerSettings | None = None, analyzer: Any = None) -> 
         summary="The models, their licenses and availability",
     )
     def models() -> dict[str, Any]:
-        from .. import registry
+        from ..models import records as all_records
 
         rows = [
             {
@@ -287,9 +287,9 @@ def create_app(settings: ServerSettings | None = None, analyzer: Any = None) -> 
                 "available": r.available(),
                 "description": r.description,
             }
-            for r in registry.records()
+            for r in all_records()
         ]
-        from ..profiles import DEFAULT, get_profile
+        from ..models.profiles import DEFAULT, get_profile
 
         an = service._analyzer
         prof = an.profile if an is not None else get_profile(settings.profile)

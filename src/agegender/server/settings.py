@@ -25,7 +25,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from ..errors import InputError
-from ..types import check_min_confidence
+from ..faces import check_min_confidence
 
 #: Image media types accepted for uploads; ``application/octet-stream`` is sniffed.
 DEFAULT_ALLOWED_TYPES: tuple[str, ...] = (
@@ -88,7 +88,7 @@ class ServerSettings:
     #: create the models at startup rather than on the first request
     preload: bool = False
     detector: str = "auto"
-    age_model: str | None = "default"  # the profile's (agegender.profiles)
+    age_model: str | None = "default"  # the profile's (agegender.models.profiles)
     gender_model: str | None = "default"
     profile: str | None = None  # accurate (default, or AGEGENDER_PROFILE) or permissive
     device: str = "auto"

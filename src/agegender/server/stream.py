@@ -42,7 +42,7 @@ from .worker import AnalysisService
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-    from ..types import Faces
+    from ..faces import Faces
 
 log = logging.getLogger(__name__)
 

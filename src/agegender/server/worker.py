@@ -37,10 +37,10 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from ..analyzer import Result
 from ..errors import ImageTooLargeError
+from ..faces import Faces
 from ..io.images import decode_image
-from ..pipeline import Result
-from ..types import Faces
 from .errors import AnalysisTimeoutError, BusyError
 from .memory import PixelBudget, release_memory
 from .settings import ServerSettings
@@ -95,7 +95,7 @@ class AnalysisService:
         if self._analyzer is None:
             with self._create_lock:
                 if self._analyzer is None:
-                    from ..pipeline import Analyzer
+                    from ..analyzer import Analyzer
 
                     t0 = time.perf_counter()
                     self._analyzer = Analyzer(**self.settings.analyzer_options())

@@ -69,7 +69,7 @@ from ..ages import (
     nearest_group,
 )
 from ..errors import InputError
-from ..types import GENDER_LABELS, INTERVAL_QUANTILES, Faces, gender_answered
+from ..faces import GENDER_LABELS, INTERVAL_QUANTILES, Faces, gender_answered
 
 log = logging.getLogger(__name__)
 

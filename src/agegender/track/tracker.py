@@ -48,7 +48,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import InputError
-from ..types import Faces
+from ..faces import Faces
 from .kalman import _NDIM, _box_to_z, _kf_init, _kf_predict, _kf_update, _z_to_box
 from .matching import Matcher, _match, greedy_assignment, iou_matrix, linear_assignment
 

@@ -79,7 +79,7 @@ class FaceSet:
 
 def default_cache_dir() -> Path:
     """``<AGEGENDER_HOME cache>/../train-cache``: beside the model cache."""
-    from ..registry.store import cache_dir
+    from ..models.store import cache_dir
 
     return cache_dir().parent / "train-cache"
 

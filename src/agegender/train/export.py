@@ -266,7 +266,7 @@ def make_card(
     net: Net, task: str, *, name: str, file: str, sha256: str, margin: float,
     training: dict[str, Any], license: str, description: str, cal: dict[str, dict[str, float]],
 ) -> dict[str, Any]:
-    """A card in :mod:`agegender.estimate.card`'s format for one task of ``net``."""
+    """A card in :mod:`agegender.models.card`'s format for one task of ``net``."""
     inp = net.inp
     return {
         "name": name,

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..convert.tfjs import TfjsGraph, fuse, load_tfjs
-from ..registry.faceres import VGG_MEAN_BGR
+from ..models.faceres import VGG_MEAN_BGR
 from .data import Augment, AugmentConfig, FaceSet, load_faces
 from .losses import AgeLossWeights, age_distribution_loss
 from .tfjs_torch import TfjsModule

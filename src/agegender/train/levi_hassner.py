@@ -18,7 +18,7 @@ beta``, which is :class:`torch.nn.LocalResponseNorm` with the same arguments. We
 as in the paper: Gaussian, zero mean, standard deviation 0.01.
 
 :func:`caffe_blobs` gives the learned blobs under the prototxt's layer names, so a trained
-model can be written with :func:`agegender.estimate.caffe.write_caffemodel` and used through
+model can be written with :func:`agegender.train.levi_hassner.write_caffemodel` and used through
 ``agegender models add levi-hassner --caffemodel PATH``.
 """
 
@@ -97,6 +97,6 @@ def caffe_blobs(model: LeviHassnerNet) -> dict[str, list[np.ndarray]]:
 
 def export_caffemodel(model: LeviHassnerNet, path: str | Path, *, legacy: bool = True) -> Path:
     """Write the model's weights as a ``.caffemodel`` for the authors' deploy prototxt."""
-    from ..estimate.caffe_format import write_caffemodel
+    from ..convert.caffe_format import write_caffemodel
 
     return write_caffemodel(path, caffe_blobs(model), legacy=legacy)

@@ -107,7 +107,7 @@ def _new_head(n_in: int, n_out: int, dropout: float) -> nn.Module:
 
 
 def _cydral(tasks: Sequence[str], o: ModelOptions) -> Net:
-    from ..registry import get
+    from ..models import get
     from .onnx_import import OnnxGraphModule, last_gemm
 
     body_task = o.body or ("gender" if tuple(tasks) == ("gender",) else "age")

@@ -1,6 +1,6 @@
 """SSR-Net (Yang et al., IJCAI 2018) in PyTorch, to train from scratch.
 
-The same network as :mod:`agegender.estimate.ssrnet` rebuilds from the authors' Keras
+The same network as :mod:`agegender.convert.ssrnet` rebuilds from the authors' Keras
 weights (setting ``ssrnet_3_3_3_64_1.0_1.0``): two streams of four 3x3 convolutions with
 batch norm (``x``: 32 channels, ReLU, average pooling; ``s``: 16 channels, Tanh, max
 pooling), three stages that each read one depth of both streams through 1x1 convolutions

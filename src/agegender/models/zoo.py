@@ -1,0 +1,90 @@
+"""The model zoo: every registered record by name, with "did you mean" for unknown names.
+
+The built-in records (:mod:`.builtin` and the family modules it calls) and the user's cards
+(:mod:`.user`) are registered on first use, not at import time.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+
+from ..errors import UnknownModelError
+from .record import ModelRecord, Task
+
+_REGISTRY: dict[str, ModelRecord] = {}
+_ALIASES: dict[str, str] = {}
+_loaded = False
+
+
+def register(record: ModelRecord, *, aliases: tuple[str, ...] = (), replace: bool = False) -> None:
+    if record.name in _REGISTRY and not replace:
+        raise ValueError(f"a model named {record.name!r} is already registered")
+    _REGISTRY[record.name] = record
+    for a in aliases:
+        _ALIASES[a] = record.name
+
+
+def _ensure_loaded() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        from . import builtin, user
+
+        builtin.register_all(register)
+        user.load_user_cards(register)
+
+
+def reload_user_cards() -> None:
+    """Register the cards under AGEGENDER_HOME again (after ``models add``: usable at once)."""
+    from . import user
+
+    _ensure_loaded()
+    user.load_user_cards(register)
+
+
+def records(task: Task | None = None) -> list[ModelRecord]:
+    _ensure_loaded()
+    return [r for r in _REGISTRY.values() if task is None or r.task == task]
+
+
+def names(task: Task | None = None) -> list[str]:
+    return [r.name for r in records(task)]
+
+
+def get(name: str, task: Task | None = None) -> ModelRecord:
+    """The record called ``name``; the error lists the closest names when it is unknown."""
+    _ensure_loaded()
+    key = _ALIASES.get(name, name)
+    rec = _REGISTRY.get(key)
+    if rec is None or (task is not None and rec.task != task):
+        pool = names(task)
+        close = difflib.get_close_matches(name, pool, n=3, cutoff=0.4)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        kind = f"{task} " if task else ""
+        raise UnknownModelError(
+            f"no {kind}model named {name!r}.{hint} Known: {', '.join(pool)}. "
+            "`agegender models list` shows them all."
+        )
+    return rec
+
+
+def list_models(pattern: str = "*", *, task: Task | None = None,
+                available: bool | None = None) -> list[str]:
+    """Names of the registered models matching the shell-style ``pattern`` (``"cydral-*"``),
+    optionally only one ``task`` and only those whose files are here (``available=True``:
+    shipped, cached or in the mirror; nothing is downloaded to find out) or not here."""
+    out = []
+    for r in records(task):
+        if not fnmatch.fnmatchcase(r.name, pattern):
+            continue
+        if available is not None and r.available() != available:
+            continue
+        out.append(r.name)
+    return out
+
+
+def get_model(name: str, task: Task | None = None) -> ModelRecord:
+    """The record called ``name`` (or one of its aliases); :class:`UnknownModelError`
+    names the closest known names when there is none."""
+    return get(name, task)

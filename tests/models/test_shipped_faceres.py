@@ -1,0 +1,72 @@
+"""The FaceRes networks fine-tuned here, as they ship inside the package
+(``src/agegender/models/data/faceres/``: one ONNX file, a card per task). The model files may be
+re-exported at any time, so everything is read from the cards, never hard-coded here."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import agegender
+from agegender import models
+
+FOLDER = Path(agegender.__file__).parent / "models" / "data" / "faceres"
+MAX_BYTES = 16_000_000  # 16 MB: the wheel carries it
+TASKS = ("age", "gender")
+
+
+def card(task: str) -> dict[str, Any]:
+    path = FOLDER / f"card-{task}.json"
+    assert path.is_file(), f"{path} is missing: the package must ship the FaceRes cards"
+    return json.loads(path.read_text())
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_card_names_its_file_with_the_right_sha256(task: str):
+    c = card(task)
+    assert c["name"] == f"faceres-{task}" and c["task"] == task
+    onnx = FOLDER / c["file"]
+    assert onnx.is_file(), f"{c['name']}: the card names {onnx}, which is missing"
+    assert 0 < onnx.stat().st_size <= MAX_BYTES, f"{onnx} is {onnx.stat().st_size} bytes"
+    assert hashlib.sha256(onnx.read_bytes()).hexdigest() == c["sha256"]
+    assert "non-commercial" in c["license"].lower()
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_registry_serves_it_from_the_package_without_a_mirror(task: str, no_mirror: None):
+    c = card(task)
+    rec = models.get(f"faceres-{task}", task)
+    assert models.get(f"default-{task}") is rec
+    assert rec.license == c["license"] and "non-commercial" in rec.license.lower()
+    (f,) = rec.files
+    assert f.package == "agegender" and f.sha256 == c["sha256"]
+    assert rec.source.startswith("pip:agegender/")
+    assert rec.available()
+    assert [p.resolve() for p in rec.paths(fetch=False)] == [(FOLDER / c["file"]).resolve()]
+    assert rec.card == {k: c[k] for k in ("input", "crop", "output")}
+
+
+def test_onnx_runs_on_a_random_batch():
+    import onnxruntime as ort
+
+    age, gender = card("age"), card("gender")
+    assert age["file"] == gender["file"]  # one graph, two outputs, run once per batch
+    sess = ort.InferenceSession(str(FOLDER / age["file"]), providers=["CPUExecutionProvider"])
+    (inp,) = sess.get_inputs()
+    size = age["input"]["size"]
+    assert inp.name == "input" == age["input"]["name"] == gender["input"]["name"]
+    assert age["input"]["layout"] == "NHWC" and inp.shape[1:] == [size, size, 3]
+    assert {o.name for o in sess.get_outputs()} >= {"age", "gender"}
+    assert (age["output"]["name"], gender["output"]["name"]) == ("age", "gender")
+
+    x = np.random.default_rng(0).uniform(-128, 128, (3, size, size, 3)).astype(np.float32)
+    a, g = sess.run(["age", "gender"], {"input": x})
+    assert a.shape == (3, 101) and len(age["output"]["ages"]) == 101
+    assert np.all(a >= 0) and np.allclose(a.sum(axis=1), 1, atol=1e-4)
+    assert g.shape == (3, 1) and np.all((g >= 0) & (g <= 1))
+    assert np.ptp(a.argmax(axis=1)) > 0 or np.ptp(g) > 0, "the same answer for different inputs"
