@@ -144,7 +144,11 @@ class Analyzer:
     def __repr__(self) -> str:
         return f"Analyzer(detector={self.detector!r}, age={self.age!r}, gender={self.gender!r})"
 
-    # ---------------------------------------------------------------- core
+    # ---------------------------------------------------------------- the steps
+    def detect(self, images: list[NDArray[np.uint8]]) -> list[Faces]:
+        """Faces (boxes, scores, landmarks) of each RGB uint8 image; no age or gender yet."""
+        return [self.detector.detect(im) for im in images]
+
     def estimate(
         self, images: list[NDArray[np.uint8]], faces: list[Faces], *, whole: bool = False
     ) -> list[Faces]:
@@ -160,8 +164,7 @@ class Analyzer:
 
     def analyze_arrays(self, images: list[NDArray[np.uint8]]) -> list[Faces]:
         """Detect and estimate on RGB uint8 arrays; estimation is batched over all faces."""
-        detected = [self.detector.detect(im) for im in images]
-        return self.estimate(images, detected)
+        return self.estimate(images, self.detect(images))
 
     def analyze(self, image: Any, *, channels: Channels | None = None) -> Faces:
         """Faces of one image: a path, bytes, a PIL image, or a numpy array (state
