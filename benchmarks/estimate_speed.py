@@ -27,8 +27,8 @@ from agegender.io.images import decode_image  # noqa: E402
 CONFIGS = {
     "default": {},  # faceres-age + faceres-gender, 128 px
     "permissive": {"profile": "permissive"},  # cydral-age + cydral-gender
-    "faceres-deep": {  # the published heads, 224 px"age_model": "faceres-deep-age",
-                                      "gender_model": "faceres-deep-gender"},
+    "faceres-deep": {  # the published heads, 224 px"age_model": "faceres-age.deep",
+                                      "gender_model": "faceres-gender.deep"},
 }
 
 

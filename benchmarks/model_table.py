@@ -49,10 +49,10 @@ CONFIGS: dict[str, tuple[str, str | None, str | None]] = {
         "utkface-age-96+utkface-age-64",
         "utkface-gender-96+utkface-gender-32",
     ),
-    "ssrnet-imdb": ("SSR-Net IMDB", "ssrnet-age-imdb", "ssrnet-gender-imdb"),
-    "ssrnet-wiki": ("SSR-Net WIKI", "ssrnet-age-wiki", "ssrnet-gender-wiki"),
-    "ssrnet-morph": ("SSR-Net MORPH2 / MORPH", "ssrnet-age-morph2", "ssrnet-gender-morph"),
-    "ssrnet-megaage": ("SSR-Net MegaAge-Asian (age only)", "ssrnet-age-megaage-asian", None),
+    "ssrnet-imdb": ("SSR-Net IMDB", "ssrnet-age.imdb", "ssrnet-gender.imdb"),
+    "ssrnet-wiki": ("SSR-Net WIKI", "ssrnet-age.wiki", "ssrnet-gender.wiki"),
+    "ssrnet-morph": ("SSR-Net MORPH2 / MORPH", "ssrnet-age.morph2", "ssrnet-gender.morph"),
+    "ssrnet-megaage": ("SSR-Net MegaAge-Asian (age only)", "ssrnet-age.megaage-asian", None),
 }
 
 

@@ -30,7 +30,7 @@ CONFIGS = {
     "permissive": ["--profile", "permissive"],
     "ensembles": ["--age-model", "utkface-age-96+utkface-age-64",
                   "--gender-model", "utkface-gender-96+utkface-gender-32"],
-    "faceres-deep": ["--age-model", "faceres-deep-age", "--gender-model", "faceres-deep-gender"],
+    "faceres-deep": ["--age-model", "faceres-age.deep", "--gender-model", "faceres-gender.deep"],
 }
 
 

@@ -23,12 +23,24 @@ from .estimate import Estimator, Tta, parse_spec
 from .faces import Faces, Result, check_min_confidence
 from .io.budget import PixelBudget
 from .io.images import Channels, Source, as_rgb, expand_inputs, open_image
+from .models.profiles import DEFAULT
 
 log = logging.getLogger(__name__)
 
-#: "default": the profile's model (see :mod:`agegender.models.profiles`)
-DEFAULT_AGE_MODEL = "default"
-DEFAULT_GENDER_MODEL = "default"
+#: The Analyzer keywords that the command line and the server settings both carry.
+OPTIONS = ("detector", "age_model", "gender_model", "device", "threshold", "min_face", "tta",
+           "max_pixels", "mask_background", "gender_min_confidence", "profile")
+
+
+def analyzer_options(source: Any) -> dict[str, Any]:
+    """Analyzer keyword arguments read by name from ``source`` (parsed CLI arguments, the
+    server's settings): the one mapping from options to keywords. A model named ``none``
+    (or ``None``) skips that task."""
+    kw = {name: getattr(source, name) for name in OPTIONS}
+    for task in ("age_model", "gender_model"):
+        if kw[task] in (None, "none"):
+            kw[task] = None
+    return kw
 
 
 class Analyzer:
@@ -69,8 +81,8 @@ class Analyzer:
         self,
         *,
         detector: Any = "auto",
-        age_model: str | None = DEFAULT_AGE_MODEL,
-        gender_model: str | None = DEFAULT_GENDER_MODEL,
+        age_model: str | None = DEFAULT,
+        gender_model: str | None = DEFAULT,
         device: str = "auto",
         threshold: float | None = None,
         min_face: int | None = None,
@@ -82,7 +94,7 @@ class Analyzer:
         profile: str | None = None,
     ) -> None:
         from .detect import Detector, create_detector
-        from .models.profiles import DEFAULT, check_allowed, get_profile
+        from .models.profiles import check_allowed, get_profile
 
         self.profile = get_profile(profile)
         if age_model == DEFAULT:

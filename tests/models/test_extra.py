@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from tests.conftest import utk_sample
 
 from agegender import models
 from agegender.analyzer import Analyzer
@@ -26,14 +25,15 @@ from agegender.errors import InputError, ModelUnavailableError
 from agegender.estimate.caffe import CaffeModel
 from agegender.models import user
 from agegender.models.levi_hassner import add_levi_hassner
+from tests.conftest import utk_sample
 
 # the module, not the function `models.records` that shadows it as an attribute
 records = importlib.import_module("agegender.models.zoo")
 
 SSR_AGE = [
-    "ssrnet-age-imdb", "ssrnet-age-wiki", "ssrnet-age-morph2", "ssrnet-age-megaage-asian"
+    "ssrnet-age.imdb", "ssrnet-age.wiki", "ssrnet-age.morph2", "ssrnet-age.megaage-asian"
 ]
-SSR_GENDER = ["ssrnet-gender-imdb", "ssrnet-gender-wiki", "ssrnet-gender-morph"]
+SSR_GENDER = ["ssrnet-gender.imdb", "ssrnet-gender.wiki", "ssrnet-gender.morph"]
 
 
 @pytest.fixture
@@ -79,14 +79,14 @@ def test_extra_records_are_registered_with_sources_and_cards():
 
 
 def test_ssrnet_on_a_group_photo_and_the_conversion_is_cached(use_mirror, photos):
-    an = Analyzer(detector="yunet", age_model="ssrnet-age-imdb", gender_model="ssrnet-gender-imdb")
+    an = Analyzer(detector="yunet", age_model="ssrnet-age.imdb", gender_model="ssrnet-gender.imdb")
     faces = an.analyze(photos / "group_t1.jpg")
     assert len(faces) == 6
     assert np.all((faces.age_years >= 1) & (faces.age_years <= 100))
     assert np.all((faces.gender_p >= 0) & (faces.gender_p <= 1))
-    rec = models.get("ssrnet-age-imdb")
+    rec = models.get("ssrnet-age.imdb")
     first = rec.path()
-    assert first == models.cache_dir() / "ssrnet-age-imdb" / "ssrnet-age-imdb.onnx"
+    assert first == models.cache_dir() / "ssrnet-age.imdb" / "ssrnet-age.imdb.onnx"
     mtime = first.stat().st_mtime_ns
     assert rec.path() == first and first.stat().st_mtime_ns == mtime  # not converted again
     assert not list(first.parent.glob(".part-*"))
@@ -96,7 +96,7 @@ def test_ssrnet_imdb_intervals_are_calibrated_on_unseen_faces(use_mirror, utkfac
     """Sigma and temperature were fitted on UTKFace val; on 300 test faces (never used) the
     10..90% interval must hold about 80% of true ages (it held about 47% with sigma 5)."""
     rows = utk_sample(utkface, 300)
-    an = Analyzer(detector="yunet", age_model="ssrnet-age-imdb", gender_model="ssrnet-gender-imdb")
+    an = Analyzer(detector="yunet", age_model="ssrnet-age.imdb", gender_model="ssrnet-gender.imdb")
     hits, ages = [], []
     for r, f in zip(rows, an.analyze_arrays(
             [np.asarray(Image.open(utkface / r["path"]).convert("RGB")) for r in rows])):
@@ -111,7 +111,7 @@ def test_ssrnet_imdb_intervals_are_calibrated_on_unseen_faces(use_mirror, utkfac
 
 @pytest.mark.parametrize("name", SSR_AGE[1:] + SSR_GENDER[1:])
 def test_every_ssrnet_variant_runs(use_mirror, photos, name):
-    task = "age" if "-age-" in name else "gender"
+    task = "age" if "-age." in name else "gender"
     an = Analyzer(
         detector="yunet",
         age_model=name if task == "age" else None,
@@ -121,8 +121,8 @@ def test_every_ssrnet_variant_runs(use_mirror, photos, name):
 
 
 def test_ssrnet_without_mirror_says_how_to_get_it(no_mirror):
-    with pytest.raises(ModelUnavailableError, match="agegender models pull ssrnet-age-wiki"):
-        models.get("ssrnet-age-wiki").path(fetch=False)
+    with pytest.raises(ModelUnavailableError, match="agegender models pull ssrnet-age.wiki"):
+        models.get("ssrnet-age.wiki").path(fetch=False)
 
 
 # ----------------------------------------------------------------------------- Levi-Hassner

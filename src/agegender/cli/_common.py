@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NoReturn
 
+from ..models.profiles import DEFAULT
+
 VIDEO_OUT_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
 
 
@@ -164,8 +166,8 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
                    help="accurate (default, or AGEGENDER_PROFILE): the shipped FaceRes networks, "
                    "research/non-commercial only; permissive: only models that allow "
                    "commercial use (the CC0 Cydral pair and open detectors)")
-    p.add_argument("--age-model", default="default", help="model name, or ensemble 'a+b' / 'a:2+b:1'; 'none' to skip; 'default': the profile's")
-    p.add_argument("--gender-model", default="default", help="model name or ensemble; 'none' to skip; 'default': the profile's")
+    p.add_argument("--age-model", default=DEFAULT, help="model name, or ensemble 'a+b' / 'a:2+b:1'; 'none' to skip; 'default': the profile's")
+    p.add_argument("--gender-model", default=DEFAULT, help="model name or ensemble; 'none' to skip; 'default': the profile's")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="onnxruntime device")
     p.add_argument("--tta", default="none", choices=["none", "flip", "oversample"], help="test-time augmentation")
     p.add_argument("--threshold", type=probability, default=None,
@@ -187,19 +189,9 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
 
 def model_kwargs(a: argparse.Namespace) -> dict[str, Any]:
     """The options of :func:`add_model_options`, as Analyzer keyword arguments."""
-    return {
-        "detector": a.detector,
-        "age_model": None if a.age_model == "none" else a.age_model,
-        "gender_model": None if a.gender_model == "none" else a.gender_model,
-        "device": a.device,
-        "threshold": a.threshold,
-        "min_face": a.min_face,
-        "tta": a.tta,
-        "max_pixels": a.max_pixels,
-        "mask_background": a.mask_background,
-        "gender_min_confidence": a.gender_min_confidence,
-        "profile": a.profile,
-    }
+    from ..analyzer import analyzer_options
+
+    return analyzer_options(a)
 
 
 def make_analyzer(a: argparse.Namespace) -> Any:

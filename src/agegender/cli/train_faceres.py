@@ -69,7 +69,7 @@ def run(a: argparse.Namespace) -> int:
         val_limit=a.val_limit or 600, limit=a.limit, threads=a.threads or 2, seed=a.seed,
         freeze_blocks=a.freeze_blocks, epoch_size=a.epoch_size,
     )
-    model_json = get("faceres-deep-age").paths(fetch=True, convert=False)[0]
+    model_json = get("faceres-age.deep").paths(fetch=True, convert=False)[0]
     res = train_faceres(cfg, model_json)
     net = FaceResNet(fuse(load_tfjs(model_json)), cfg.dropout)
     net.load_state_dict(torch.load(out / "best.pt", weights_only=True))

@@ -32,19 +32,19 @@ _SSR_LICENSE = "Apache-2.0 (weights: academic/non-commercial training data)"
 
 #: (name, task, upstream folder, sha256 of the .h5, training set)
 SSRNET_MODELS: tuple[tuple[str, str, str, str, str], ...] = (
-    ("ssrnet-age-imdb", "age", "imdb",
+    ("ssrnet-age.imdb", "age", "imdb",
      "f51ac230a68bafdcd9699160f01e4d67a78232419ebcfae8622e0638e6dd4ca3", "IMDB"),
-    ("ssrnet-age-wiki", "age", "wiki",
+    ("ssrnet-age.wiki", "age", "wiki",
      "f8b677f1a61fcf1233de0bd942f3172b1397fcbfe0f2784220154af1faf833e0", "WIKI"),
-    ("ssrnet-age-morph2", "age", "morph2",
+    ("ssrnet-age.morph2", "age", "morph2",
      "0ad001c42cc2425ffaebd7d374983eba5c89e4f695ab10431c4c95573dc69f4d", "MORPH2"),
-    ("ssrnet-age-megaage-asian", "age", "megaface_asian",
+    ("ssrnet-age.megaage-asian", "age", "megaface_asian",
      "4bc9348a8ee89dc21d16a4e06a994e287650d068eb9f789578698c7377a07ef7", "MegaAge-Asian"),
-    ("ssrnet-gender-imdb", "gender", "imdb_gender_models",
+    ("ssrnet-gender.imdb", "gender", "imdb_gender_models",
      "e295148efe9c282a27ebd69a64f6495b1b280728141047866ff81001089b1767", "IMDB"),
-    ("ssrnet-gender-wiki", "gender", "wiki_gender_models",
+    ("ssrnet-gender.wiki", "gender", "wiki_gender_models",
      "2d15bfa72869526d1e2b80385157e34a55fb5a4b184bbac5ea56d623141d7e8c", "WIKI"),
-    ("ssrnet-gender-morph", "gender", "morph_gender_models",
+    ("ssrnet-gender.morph", "gender", "morph_gender_models",
      "da8f77eadb15653360bde466691eb77516e4c5e0ba5b603959b4c27aa86eeff5", "MORPH"),
 )
 
@@ -55,13 +55,13 @@ SSRNET_MODELS: tuple[tuple[str, str, str, str, str], ...] = (
 #: the NLL (labels never change). The published models are far off on UTKFace, so the
 #: honest intervals are wide and the MORPH gender model's confidences stay near 0.5.
 _SSR_CALIBRATION: dict[str, float] = {
-    "ssrnet-age-imdb": 15.5,
-    "ssrnet-age-wiki": 14.5,
-    "ssrnet-age-morph2": 19.5,
-    "ssrnet-age-megaage-asian": 12.5,
-    "ssrnet-gender-imdb": 6.95,
-    "ssrnet-gender-wiki": 8.55,
-    "ssrnet-gender-morph": 30.85,
+    "ssrnet-age.imdb": 15.5,
+    "ssrnet-age.wiki": 14.5,
+    "ssrnet-age.morph2": 19.5,
+    "ssrnet-age.megaage-asian": 12.5,
+    "ssrnet-gender.imdb": 6.95,
+    "ssrnet-gender.wiki": 8.55,
+    "ssrnet-gender.morph": 30.85,
 }
 
 _SSR_INPUT = {"size": 64, "layout": "NHWC", "channels": "BGR", "mean": 0.0, "std": 1.0}
@@ -157,7 +157,8 @@ def register_extra(register: Register) -> None:
                 ),
                 card={"input": dict(_SSR_INPUT), "crop": dict(_SSR_CROP), "output": output},
                 convert=_ssrnet_onnx,
-            )
+            ),
+            deprecated=(name.replace(".", "-"),),  # the names before family-task.weights
         )
     for task in ("age", "gender"):
         proto, proto_sha = _LH_FILES[task]

@@ -51,7 +51,7 @@ def tfjs_onnx(record: ModelRecord, paths: list[Path]) -> Path:
 def register_faceres(register: Register) -> None:
     common = "HSE FaceRes (MobileNet-v1 body from VGGFace2 identities; heads on IMDB-WIKI), "
     register(ModelRecord(
-        name="faceres-deep-age",
+        name="faceres-age.deep",
         task="age",
         description=common + "published age head: softmax over 1..100 years; 224x224 BGR box crop; "
         "converted from TF.js to ONNX on first use",
@@ -61,9 +61,9 @@ def register_faceres(register: Register) -> None:
               "output": {"decode": "expected_value", "ages": list(range(1, 101)), "softmax": False,
                          "name": "age_pred/Softmax"}},
         convert=tfjs_onnx,
-    ))
+    ), deprecated=("faceres-deep-age",))
     register(ModelRecord(
-        name="faceres-deep-gender",
+        name="faceres-gender.deep",
         task="gender",
         description=common + "published gender head: sigmoid, 1 = male; 224x224 BGR box crop; "
         "converted from TF.js to ONNX on first use",
@@ -72,7 +72,7 @@ def register_faceres(register: Register) -> None:
         card={"input": dict(INPUT), "crop": dict(CROP),
               "output": {"decode": "sigmoid", "positive": "male", "name": "gender_pred/Sigmoid"}},
         convert=tfjs_onnx,
-    ))
+    ), deprecated=("faceres-deep-gender",))
 
 
 #: Where the FaceRes networks fine-tuned here ship inside the package (with their cards).

@@ -8,21 +8,44 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import logging
 
 from ..errors import UnknownModelError
 from .record import ModelRecord, Task
 
+log = logging.getLogger(__name__)
+
 _REGISTRY: dict[str, ModelRecord] = {}
 _ALIASES: dict[str, str] = {}
+#: old name -> current name; resolved with a warning, once per name (kept one release)
+_DEPRECATED: dict[str, str] = {}
+_warned: set[str] = set()
 _loaded = False
 
 
-def register(record: ModelRecord, *, aliases: tuple[str, ...] = (), replace: bool = False) -> None:
+def register(record: ModelRecord, *, aliases: tuple[str, ...] = (), replace: bool = False,
+             deprecated: tuple[str, ...] = ()) -> None:
+    """Add ``record`` under its name and ``aliases``; ``deprecated`` names still resolve,
+    with a warning that names the new one."""
     if record.name in _REGISTRY and not replace:
         raise ValueError(f"a model named {record.name!r} is already registered")
     _REGISTRY[record.name] = record
     for a in aliases:
         _ALIASES[a] = record.name
+    for a in deprecated:
+        _ALIASES[a] = record.name
+        _DEPRECATED[a] = record.name
+
+
+def canonical_name(name: str) -> str:
+    """The registered name that ``name`` (a name, an alias or a deprecated name) stands
+    for; a deprecated name logs a warning once."""
+    _ensure_loaded()
+    if name in _DEPRECATED and name not in _warned:
+        _warned.add(name)
+        log.warning("model name %r is deprecated and goes in the next release; use %r",
+                    name, _DEPRECATED[name])
+    return _ALIASES.get(name, name)
 
 
 def _ensure_loaded() -> None:
@@ -54,9 +77,7 @@ def names(task: Task | None = None) -> list[str]:
 
 def get(name: str, task: Task | None = None) -> ModelRecord:
     """The record called ``name``; the error lists the closest names when it is unknown."""
-    _ensure_loaded()
-    key = _ALIASES.get(name, name)
-    rec = _REGISTRY.get(key)
+    rec = _REGISTRY.get(canonical_name(name))
     if rec is None or (task is not None and rec.task != task):
         pool = names(task)
         close = difflib.get_close_matches(name, pool, n=3, cutoff=0.4)

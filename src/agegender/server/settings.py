@@ -26,6 +26,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..faces import check_min_confidence
+from ..models.profiles import DEFAULT
 
 #: Image media types accepted for uploads; ``application/octet-stream`` is sniffed.
 DEFAULT_ALLOWED_TYPES: tuple[str, ...] = (
@@ -88,8 +89,8 @@ class ServerSettings:
     #: create the models at startup rather than on the first request
     preload: bool = False
     detector: str = "auto"
-    age_model: str | None = "default"  # the profile's (agegender.models.profiles)
-    gender_model: str | None = "default"
+    age_model: str | None = DEFAULT  # the profile's (agegender.models.profiles)
+    gender_model: str | None = DEFAULT
     profile: str | None = None  # accurate (default, or AGEGENDER_PROFILE) or permissive
     device: str = "auto"
     tta: str = "none"
@@ -152,19 +153,9 @@ class ServerSettings:
 
     def analyzer_options(self) -> dict[str, Any]:
         """Keyword arguments for :class:`agegender.Analyzer`."""
-        return {
-            "detector": self.detector,
-            "age_model": None if self.age_model in (None, "none") else self.age_model,
-            "gender_model": None if self.gender_model in (None, "none") else self.gender_model,
-            "device": self.device,
-            "tta": self.tta,
-            "threshold": self.threshold,
-            "min_face": self.min_face,
-            "max_pixels": self.max_pixels,
-            "mask_background": self.mask_background,
-            "gender_min_confidence": self.gender_min_confidence,
-            "profile": self.profile,
-        }
+        from ..analyzer import analyzer_options
+
+        return analyzer_options(self)
 
 
 def _split(raw: str) -> tuple[str, ...]:
