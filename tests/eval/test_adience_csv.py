@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.conftest import _need
 
 from agegender.cli import main
 from agegender.errors import InputError, SourceNotFoundError
 from agegender.eval.readers import read_adience, read_dataset
+from tests.conftest import _need
 
 HEADER = "path,age_group,gender,user_id,face_id,fold,age_raw\n"
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.server.browser_kit import CHROMIUM, CHROMIUM_ARGS, ServerThread, need_browser, write_y4m
 
 

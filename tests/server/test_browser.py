@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.server.browser_kit import VIEWPORTS, ServerThread, open_page, save_shot, upload
 
 

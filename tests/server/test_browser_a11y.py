@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.server.browser_kit import ServerThread, open_page, save_shot, upload
 
 AXE = Path(__file__).resolve().parent / "assets" / "axe.min.js"

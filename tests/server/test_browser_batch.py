@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.server.browser_kit import ServerThread, open_page, save_shot
 
 COLUMNS = "source,face,x1,y1,x2,y2,score,age_years,age_low,age_high,age_group,gender,gender_probability,error"

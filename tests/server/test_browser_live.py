@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.server.browser_kit import VIEWPORTS, ServerThread, open_page, save_shot
 
 STATE = """() => { const o = document.querySelector('#overlay');

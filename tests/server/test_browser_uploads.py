@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from tests.server.browser_kit import ServerThread, open_page, save_shot, upload
 
 # what Chromium logs for a request the test makes fail

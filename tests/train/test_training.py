@@ -19,12 +19,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from tests.conftest import utk_sample  # noqa: E402
-
 from agegender.train.data import AugmentConfig, load_faces, normalize  # noqa: E402
 from agegender.train.export import export_model, onnx_bytes, verify_onnx  # noqa: E402
 from agegender.train.loop import TrainConfig, compute_loss, resolve, train  # noqa: E402
 from agegender.train.models import ModelOptions, build_model  # noqa: E402
+from tests.conftest import utk_sample  # noqa: E402
 
 NO_JITTER = AugmentConfig(flip=False, rotate=0, scale=0, translate=0, brightness=0,
                           contrast=0, saturation=0)
