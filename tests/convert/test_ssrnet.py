@@ -15,10 +15,10 @@ from agegender.convert.ssrnet import build_ssrnet_onnx, convert_h5
 from agegender.errors import InputError, ModelError
 
 pytest.importorskip(
-    "h5py", reason="converting SSR-Net needs h5py: pip install 'agegender[convert]'"
+    "h5py", reason="converting SSR-Net needs h5py (an agegender dependency)"
 )
 pytest.importorskip(
-    "onnx", reason="converting SSR-Net needs onnx: pip install 'agegender[convert]'"
+    "onnx", reason="converting SSR-Net needs onnx (an agegender dependency)"
 )
 ort = pytest.importorskip("onnxruntime")
 cv2 = pytest.importorskip("cv2")
@@ -162,7 +162,7 @@ def test_missing_dependencies_say_what_to_install(
     for module in ("onnx", "h5py"):
         with monkeypatch.context() as m:
             m.setitem(sys.modules, module, None)  # makes `import module` raise ImportError
-            with pytest.raises(ModelError, match=r"pip install 'agegender\[convert\]'"):
+            with pytest.raises(ModelError, match=r"pip install --force-reinstall agegender \(h5py and onnx"):
                 build_ssrnet_onnx(tmp_path / "x.h5", "age")
 
 
