@@ -19,9 +19,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from agegender.train.config import TrainConfig, resolve  # noqa: E402
 from agegender.train.data import AugmentConfig, load_faces, normalize  # noqa: E402
 from agegender.train.export import export_model, onnx_bytes, verify_onnx  # noqa: E402
-from agegender.train.loop import TrainConfig, compute_loss, resolve, train  # noqa: E402
+from agegender.train.loop import compute_loss, train  # noqa: E402
 from agegender.train.models import ModelOptions, build_model  # noqa: E402
 from tests.conftest import utk_sample  # noqa: E402
 

@@ -133,7 +133,7 @@ class _Bar:
 
 def _config(a: argparse.Namespace) -> Any:
     from ..train.data import AugmentConfig
-    from ..train.loop import TrainConfig
+    from ..train.config import TrainConfig
     from ..train.losses import AgeLossWeights
 
     augment = None
