@@ -1,0 +1,38 @@
+"""The package reads bottom-up: no import cycle inside src/agegender and no module over 400
+lines (tools/check_structure.py, which .ci/run also runs on its own)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+TOOL = Path(__file__).resolve().parents[1] / "tools" / "check_structure.py"
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location("check_structure", TOOL)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["check_structure"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_no_import_cycle_and_no_long_module(capsys):
+    assert _tool().main([]) == 0, capsys.readouterr().out
+
+
+def test_the_check_finds_a_cycle_and_a_long_module(tmp_path: Path, capsys):
+    pkg = tmp_path / "agegender"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from .sub import b\n")
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "sub" / "b.py").write_text("def f():\n    from ..a import x\n" + "#\n" * 400)
+    (pkg / "c.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import a\n")
+    tool = _tool()
+    assert tool.main(["--root", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "import cycle among 2 modules" in out and "agegender.a -> agegender.sub.b" in out
+    assert "b.py: 402 lines" in out
+    assert "agegender.c" not in out  # imports under TYPE_CHECKING never run
