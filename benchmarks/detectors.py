@@ -2,7 +2,7 @@
 
 For each available detector (our MTCNN; the Haar cascades, with and without the
 profile pass, at their own default padding 0.1; dlib's HOG detector with upsample 0
-and 1, run on the image padded exactly as :class:`agegender.detect.base.Detector`
+and 1, run on the image padded exactly as :class:`agegender.detect.base.BaseDetector`
 pads it) this measures
 
 * recall on the first N UTKFace ``test`` crops: share of images with >= 1 face;
@@ -36,7 +36,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # run from a checkout
 
-from agegender.detect.base import Detector, RawDetections
+from agegender.detect.base import BaseDetector, Detector, RawDetections, View
 from agegender.detect.mtcnn import MTCNNDetector
 from agegender.errors import ModelUnavailableError
 
@@ -47,10 +47,10 @@ PHOTOS = ("group_t1.jpg", "astronaut.png", "Tom_Hanks_54745.png")
 Image_ = NDArray[np.uint8]
 
 
-class DlibHOGDetector(Detector):
+class DlibHOGDetector(BaseDetector):
     """dlib's frontal-face HOG + linear SVM detector, behind our Detector interface.
 
-    Going through :meth:`Detector.detect` gives it the same border padding as every
+    Going through :meth:`BaseDetector.detect` gives it the same border padding as every
     other detector. Scores are SVM margins (not probabilities), hence threshold 0.
     """
 
@@ -70,8 +70,8 @@ class DlibHOGDetector(Detector):
         self.upsample = int(upsample)
         self._detector: Any = dlib.get_frontal_face_detector()
 
-    def _detect_raw(self, image: Image_) -> RawDetections:
-        rects, scores, _ = self._detector.run(image, self.upsample, 0.0)
+    def _detect_raw(self, view: View) -> RawDetections:
+        rects, scores, _ = self._detector.run(view.image, self.upsample, 0.0)
         boxes = np.array(
             [[r.left(), r.top(), r.right() + 1, r.bottom() + 1] for r in rects], np.float32
         ).reshape(-1, 4)

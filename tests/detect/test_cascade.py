@@ -1,18 +1,18 @@
 import numpy as np
 
 from agegender.detect import AUTO_ORDER, create_detector
-from agegender.detect.base import Detector
+from agegender.detect.base import BaseDetector, View
 from agegender.detect.cascade import CascadeDetector
 
 
-class Fixed(Detector):
+class Fixed(BaseDetector):
     """Returns a fixed list of boxes and counts its calls."""
 
     def __init__(self, boxes, name):
         super().__init__(pad=0.0, max_side=None)
         self.boxes, self.name, self.calls = np.asarray(boxes, np.float32).reshape(-1, 4), name, 0
 
-    def _detect_raw(self, image):
+    def _detect_raw(self, view: View):
         self.calls += 1
         n = len(self.boxes)
         return self.boxes, np.full(n, 0.9, np.float32), np.full((n, 5, 2), np.nan, np.float32)

@@ -117,13 +117,12 @@ def test_group_photo_six_faces(detector: MTCNNDetector, photos: Path) -> None:
 
 def test_pyramid_min_face_is_in_original_pixels() -> None:
     det = MTCNNDetector(min_face=40, pad=0.25, max_side=600)
-    assert det._input_scale(400, 300) == 1.0  # 600 px padded: no downscale
-    assert det._input_scale(800, 500) == pytest.approx(0.5)  # 1200 px padded -> 600
-    det._call.scale = 0.5
-    try:
-        assert det._scales(1000, 800)[0] == pytest.approx(12 / 20)
-    finally:
-        det._call.scale = 1.0
+    assert det.prepare(np.zeros((400, 300, 3), np.uint8)).scale == 1.0  # 600 px padded
+    view = det.prepare(np.zeros((800, 500, 3), np.uint8))  # 1200 px padded -> 600
+    assert view.scale == pytest.approx(0.5) and max(view.image.shape[:2]) == 600
+    # a 40 px face of the input is 20 px in the view: the pyramid starts there
+    assert det._scales(1000, 800, view.scale)[0] == pytest.approx(12 / 20)
+    assert det._scales(1000, 800)[0] == pytest.approx(12 / 40)
 
 
 @pytest.mark.parametrize("max_side", [None, 640])

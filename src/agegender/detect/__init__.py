@@ -24,7 +24,7 @@ import logging
 from typing import Any
 
 from ..errors import ModelUnavailableError, UnknownModelError
-from .base import Detector, nms
+from .base import BaseDetector, Detector, View, nms
 
 log = logging.getLogger(__name__)
 
@@ -99,4 +99,4 @@ def create_detector(name: str = "auto", **kwargs: Any) -> Detector:
     return make(**kwargs)
 
 
-__all__ = ["AUTO_ORDER", "Detector", "create_detector", "detector_names", "nms"]
+__all__ = ["AUTO_ORDER", "BaseDetector", "Detector", "View", "create_detector", "detector_names", "nms"]

@@ -1,10 +1,25 @@
-"""The detector interface and what every detector shares (border padding, filters)."""
+"""The detector interface, and what the single-pass detectors share.
+
+* :class:`Detector` is the interface the rest of agegender uses: ``name``,
+  :meth:`~Detector.detect`, :meth:`~Detector.detect_batch` and
+  :meth:`~Detector.required_models`. Anything that has them is a detector (the
+  ``hog-mtcnn`` cascade is one without being a :class:`BaseDetector`).
+* :class:`BaseDetector` is what YuNet, MTCNN, HOG, the SSD and the Haar cascades are
+  built on: :meth:`~BaseDetector.prepare` makes the one view a network sees (border
+  padding, ``max_side`` downscale, colour order), the subclass finds faces in it
+  (:meth:`~BaseDetector._detect_raw`), and the base maps them back to the input's
+  pixels and filters them.
+* :func:`nms`: the one greedy non-maximum suppression (over the union, or over the
+  smaller box as MTCNN's last stage wants).
+"""
 
 from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar, Literal, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -14,32 +29,77 @@ from ..faces import Faces
 log = logging.getLogger(__name__)
 
 RawDetections = tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]
-"""``(boxes (N,4) x1y1x2y2, scores (N,), landmarks (N,5,2) or NaN)`` in the input's pixels."""
+"""``(boxes (N,4) x1y1x2y2, scores (N,), landmarks (N,5,2) or NaN)`` in the view's pixels."""
+
+Color = Literal["RGB", "BGR"]
 
 
-class Detector(ABC):
-    """Finds faces in RGB images.
+@runtime_checkable
+class Detector(Protocol):
+    """Finds faces in ``(H, W, 3)`` uint8 RGB images."""
 
-    Subclasses implement :meth:`_detect_raw` on one ``(H, W, 3)`` uint8 RGB
-    array. The base class adds what every detector needs:
+    #: The detector's name (``yunet``, ``hog-mtcnn``, ...), as results report it.
+    name: str
 
-    * **border padding** (``pad``): the image is padded by this fraction of its
-      longer side on every side before detection, so a face that fills the whole
-      frame (a tight crop) still has the context detectors are trained on; boxes
-      are shifted back and clipped to the image. Each detector's default was chosen
-      on the 1,884 UTKFace test crops (docs/detectors.md): the smallest padding that
-      keeps its recall, since padding costs time (0.25 would cost YuNet 2x).
-    * **max_side**: images whose longer side (after padding) is above this are
-      downscaled for detection (faster on large photos); boxes come back in the
-      original pixels. ``None`` disables it.
+    def detect(self, image: NDArray[np.uint8]) -> Faces:
+        """Faces in one image, best score first, in the image's pixels."""
+        ...
+
+    def detect_batch(self, images: Sequence[NDArray[np.uint8]]) -> list[Faces]:
+        """Faces of each image (a detector that can batch same-size images overrides this)."""
+        return [self.detect(im) for im in images]
+
+    def required_models(self) -> list[tuple[str, str]]:
+        """The registry ``(name, task)`` of each model this detector loads.
+
+        :class:`~agegender.Analyzer` finds (or fetches) them before any input is read.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class View:
+    """What a detector network sees of one input image.
+
+    ``image`` is the input, padded by ``pad`` pixels of black on every side, then
+    downscaled by ``scale`` (view pixels per padded-input pixel; 1.0 when not), in the
+    detector's colour order. :meth:`to_input` maps points back.
+    """
+
+    image: NDArray[np.uint8]
+    scale: float
+    pad: int
+
+    def to_input(self, points: NDArray[np.float32]) -> NDArray[np.float32]:
+        """View pixels -> input pixels (any array whose last axis is x, y pairs)."""
+        out = points / self.scale
+        return out - self.pad if self.pad > 0 else out
+
+
+class BaseDetector(ABC):
+    """A detector that looks at one view of each image (see :meth:`prepare`).
+
+    Subclasses implement :meth:`_detect_raw` on a :class:`View`. The base adds what
+    every detector needs:
+
+    * **border padding** (``pad``): the image is padded by this fraction of its longer
+      side on every side, so a face that fills the whole frame (a tight crop) still has
+      the context detectors are trained on; boxes are shifted back and clipped to the
+      image. Each detector's default was chosen on the 1,884 UTKFace test crops
+      (docs/detectors.md): the smallest padding that keeps its recall.
+    * **max_side**: a padded image whose longer side is above this is downscaled for
+      detection; boxes and landmarks come back in the original pixels. ``None``
+      disables it.
     * **min_face** (pixels, shorter box side) and **threshold** (score) filters.
 
-    Landmarks are five points: left eye, right eye, nose tip, left and right
-    mouth corner, left/right as seen in the picture.
+    Landmarks are five points: left eye, right eye, nose tip, left and right mouth
+    corner, left/right as seen in the picture.
     """
 
     #: Registry name, set by subclasses.
     name: str = "detector"
+    #: Colour order of the view the network wants.
+    color: ClassVar[Color] = "RGB"
 
     def __init__(
         self,
@@ -55,43 +115,60 @@ class Detector(ABC):
             raise ValueError(f"min_face must be >= 0 pixels, got {min_face}")
         if pad < 0:
             raise ValueError(f"pad must be >= 0, got {pad}")
+        if max_side is not None and max_side < 64:
+            raise ValueError(f"max_side must be >= 64 pixels or None, got {max_side}")
         self.threshold = float(threshold)
         self.min_face = int(min_face)
         self.pad = float(pad)
-        if max_side is not None and max_side < 64:
-            raise ValueError(f"max_side must be >= 64 pixels or None, got {max_side}")
         self.max_side = max_side
 
-    @abstractmethod
-    def _detect_raw(self, image: NDArray[np.uint8]) -> RawDetections:
-        """Detect faces in one RGB uint8 image; return raw, unfiltered detections."""
+    # ------------------------------------------------------------------ the view
+    def prepare(self, image: NDArray[np.uint8]) -> View:
+        """The view of ``image`` the network sees: padded, downscaled, in its colours."""
+        import cv2
 
-    def detect(self, image: NDArray[np.uint8]) -> Faces:
-        """Faces in one ``(H, W, 3)`` uint8 RGB image, best score first."""
+        h, w = image.shape[:2]
+        p = int(round(self.pad * max(h, w)))
+        src = image
+        if p > 0:
+            src = cv2.copyMakeBorder(image, p, p, p, p, cv2.BORDER_CONSTANT, value=(0, 0, 0))  # type: ignore[assignment]
+        scale = 1.0
+        if self.max_side is not None and max(src.shape[:2]) > self.max_side:
+            scale = self.max_side / max(src.shape[:2])
+            size = (max(1, round(src.shape[1] * scale)), max(1, round(src.shape[0] * scale)))
+            src = cv2.resize(src, size, interpolation=cv2.INTER_AREA)  # type: ignore[assignment]
+        if self.color == "BGR":
+            src = cv2.cvtColor(src, cv2.COLOR_RGB2BGR)  # type: ignore[assignment]
+        return View(np.ascontiguousarray(src), scale, p)
+
+    @abstractmethod
+    def _detect_raw(self, view: View) -> RawDetections:
+        """Raw, unfiltered detections in the view's pixels."""
+
+    # ----------------------------------------------------------------- detecting
+    def _check(self, image: NDArray[np.uint8]) -> None:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(
                 f"{self.name}: expected an (H, W, 3) uint8 RGB array, got "
                 f"{image.dtype} of shape {image.shape}"
             )
-        h, w = image.shape[:2]
-        p = int(round(self.pad * max(h, w)))
-        src = image
-        if p > 0:
-            src = np.pad(image, ((p, p), (p, p), (0, 0)), mode="constant", constant_values=0)
-        scale = 1.0
-        if self.max_side is not None and max(src.shape[:2]) > self.max_side:
-            import cv2
 
-            scale = self.max_side / max(src.shape[:2])
-            size = (max(1, round(src.shape[1] * scale)), max(1, round(src.shape[0] * scale)))
-            src = cv2.resize(src, size, interpolation=cv2.INTER_AREA)  # type: ignore[assignment]
-        boxes, scores, lms = self._detect_raw(np.ascontiguousarray(src))
-        boxes = np.asarray(boxes, np.float32).reshape(-1, 4) / scale
+    def detect(self, image: NDArray[np.uint8]) -> Faces:
+        """Faces in one ``(H, W, 3)`` uint8 RGB image, best score first."""
+        self._check(image)
+        view = self.prepare(image)
+        return self._finish(self._detect_raw(view), view, image.shape[0], image.shape[1])
+
+    def detect_batch(self, images: Sequence[NDArray[np.uint8]]) -> list[Faces]:
+        """Faces of each image; detectors that can batch same-size views override this."""
+        return [self.detect(im) for im in images]
+
+    def _finish(self, raw: RawDetections, view: View, h: int, w: int) -> Faces:
+        """Raw detections of ``view`` -> filtered faces in the input's ``h x w`` pixels."""
+        boxes, scores, lms = raw
+        boxes = view.to_input(np.asarray(boxes, np.float32).reshape(-1, 4))
         scores = np.asarray(scores, np.float32).reshape(-1)
-        lms = np.asarray(lms, np.float32).reshape(-1, 5, 2) / scale
-        if p > 0 and len(boxes):
-            boxes = boxes - p
-            lms = lms - p
+        lms = view.to_input(np.asarray(lms, np.float32).reshape(-1, 5, 2))
         if len(boxes):
             # keep faces whose centre lies inside the real image, then clip
             cx = (boxes[:, 0] + boxes[:, 2]) / 2
@@ -117,16 +194,11 @@ class Detector(ABC):
     def required_models(self) -> list[tuple[str, str]]:
         """The registry ``(name, task)`` of each model this detector loads.
 
-        :class:`~agegender.Analyzer` finds (or fetches) them all before any input is read.
         By default the record named like the detector, if the registry has one.
         """
         from ..models import records
 
         return [(self.name, "detect")] if self.name in {r.name for r in records("detect")} else []
-
-    def detect_batch(self, images: Sequence[NDArray[np.uint8]]) -> list[Faces]:
-        """Faces of each image. Detectors that can batch override this."""
-        return [self.detect(im) for im in images]
 
     def __repr__(self) -> str:
         return (
@@ -145,8 +217,20 @@ def quiet_opencv() -> None:
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 
-def nms(boxes: NDArray[np.floating], scores: NDArray[np.floating], iou: float) -> NDArray[np.int64]:
-    """Greedy non-maximum suppression; returns kept indices, best score first."""
+def nms(
+    boxes: NDArray[np.floating],
+    scores: NDArray[np.floating],
+    iou: float,
+    *,
+    over: Literal["union", "min"] = "union",
+) -> NDArray[np.int64]:
+    """Greedy non-maximum suppression; returns kept indices, best score first.
+
+    A box is dropped when its overlap with a better kept box is above ``iou``: the
+    intersection over the union (``over="union"``), or over the smaller of the two
+    areas (``over="min"``, so that a box nested in a better one goes even when their
+    IoU is small; MTCNN's last stage).
+    """
     if len(boxes) == 0:
         return np.zeros((0,), np.int64)
     x1, y1, x2, y2 = (boxes[:, i] for i in range(4))
@@ -157,11 +241,12 @@ def nms(boxes: NDArray[np.floating], scores: NDArray[np.floating], iou: float) -
         i = int(order[0])
         keep.append(i)
         rest = order[1:]
-        xx1 = np.maximum(x1[i], x1[rest])
-        yy1 = np.maximum(y1[i], y1[rest])
-        xx2 = np.minimum(x2[i], x2[rest])
-        yy2 = np.minimum(y2[i], y2[rest])
-        inter = np.maximum(xx2 - xx1, 0) * np.maximum(yy2 - yy1, 0)
-        ov = inter / np.maximum(area[i] + area[rest] - inter, 1e-9)
+        iw = np.maximum(np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]), 0)
+        ih = np.maximum(np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]), 0)
+        inter = iw * ih
+        if over == "min":
+            ov = inter / np.maximum(np.minimum(area[i], area[rest]), 1e-9)
+        else:
+            ov = inter / np.maximum(area[i] + area[rest] - inter, 1e-9)
         order = rest[ov <= iou]
     return np.asarray(keep, np.int64)

@@ -3,29 +3,31 @@
 ``hog+mtcnn`` (the default with pip alone) runs dlib's HOG detector, which is quick and
 whose dlib landmarks suit the default models, and falls back to MTCNN only on images
 where HOG finds nothing (small, turned or tightly cropped faces). The cost of MTCNN is
-paid only there. A face HOG misses in an image where it finds another face is not
-looked for again: use ``mtcnn`` or ``yunet`` when every face of a crowd matters.
+paid only there. A face HOG misses in an image where it finds another face is not looked
+for again: use ``mtcnn`` or ``yunet`` when every face of a crowd matters.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ..faces import Faces
-from .base import Detector, RawDetections
+from .base import Detector
 
 
-class CascadeDetector(Detector):
-    """``first``, then ``then`` on the images where ``first`` found no face."""
+class CascadeDetector:
+    """``first``, then ``then`` on the images where ``first`` found no face.
 
-    def __init__(self, first: Detector, then: Detector) -> None:
-        super().__init__(threshold=first.threshold, min_face=first.min_face, pad=0.0, max_side=None)
+    It is a :class:`~agegender.detect.Detector` of its own; it has no view of its own
+    (each detector pads and scales the image its own way).
+    """
+
+    def __init__(self, first: Detector, then: Detector, *, name: str | None = None) -> None:
         self.first, self.then = first, then
-        self.name = f"{first.name}+{then.name}"
-
-    def _detect_raw(self, image: NDArray[np.uint8]) -> RawDetections:  # pragma: no cover
-        raise NotImplementedError("CascadeDetector delegates detect()")
+        self.name = name or f"{first.name}+{then.name}"
 
     def required_models(self) -> list[tuple[str, str]]:
         return [*self.first.required_models(), *self.then.required_models()]
@@ -34,5 +36,14 @@ class CascadeDetector(Detector):
         faces = self.first.detect(image)
         return faces if len(faces) else self.then.detect(image)
 
+    def detect_batch(self, images: Sequence[NDArray[np.uint8]]) -> list[Faces]:
+        out = self.first.detect_batch(images)
+        missed = [i for i, f in enumerate(out) if not len(f)]
+        if missed:
+            for i, faces in zip(missed, self.then.detect_batch([images[i] for i in missed]),
+                                strict=True):
+                out[i] = faces
+        return out
+
     def __repr__(self) -> str:
-        return f"CascadeDetector({self.first!r}, {self.then!r})"
+        return f"CascadeDetector({self.first!r}, {self.then!r}, name={self.name!r})"

@@ -16,7 +16,7 @@ import threading
 import numpy as np
 from numpy.typing import NDArray
 
-from .base import Detector, RawDetections
+from .base import BaseDetector, RawDetections, View
 
 # dlib's own chip targets for its 5 points (get_face_chip_details), unit square, no padding.
 _DLIB5 = np.array(
@@ -53,7 +53,7 @@ def dlib5_to_standard(parts: NDArray[np.float64]) -> NDArray[np.float32]:
     return (ours @ m[:, :2].T + m[:, 2]).astype(np.float32)
 
 
-class DlibHOGDetector(Detector):
+class DlibHOGDetector(BaseDetector):
     """HOG + linear SVM (dlib). ``upsample=1`` finds faces down to ~40 px at 4x the cost."""
 
     name = "hog"
@@ -85,9 +85,10 @@ class DlibHOGDetector(Detector):
             self._sp = dlib.shape_predictor(str(get("dlib-landmarks5", "landmarks").path()))
             self._det = dlib.get_frontal_face_detector()
 
-    def _detect_raw(self, image: NDArray[np.uint8]) -> RawDetections:
+    def _detect_raw(self, view: View) -> RawDetections:
         import dlib
 
+        image = view.image
         with self._lock:
             self._load()
             rects, margins, _ = self._det.run(image, self.upsample, -0.5)  # type: ignore[attr-defined]

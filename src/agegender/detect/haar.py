@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .base import Detector, RawDetections
+from .base import BaseDetector, RawDetections, View, nms
 
 FRONTAL = "haar-frontalface-alt2"
 PROFILE = "haar-profileface"
@@ -49,7 +49,7 @@ def hog_like_boxes(boxes: NDArray[np.floating]) -> NDArray[np.float64]:
     return np.stack([cx - half, cy - half, cx + half, cy + half], axis=1)
 
 
-class HaarDetector(Detector):
+class HaarDetector(BaseDetector):
     """OpenCV's Haar face cascades (frontal, then profile where frontal finds nothing).
 
     Args:
@@ -105,12 +105,13 @@ class HaarDetector(Detector):
         boxes = np.concatenate([rects[:, :2], rects[:, :2] + rects[:, 2:]], axis=1)
         return boxes.astype(np.float32), (counts / (counts + 4.0)).astype(np.float32)
 
-    def _detect_raw(self, image: NDArray[np.uint8]) -> RawDetections:
+    def _detect_raw(self, view: View) -> RawDetections:
         import cv2
         import dlib
 
         from .dlib_hog import dlib5_to_standard
 
+        image = view.image
         gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         with self._lock:
             self._load()
@@ -122,8 +123,6 @@ class HaarDetector(Detector):
                 b2 = np.stack([w - b2[:, 2], b2[:, 1], w - b2[:, 0], b2[:, 3]], axis=1)
                 boxes = np.concatenate([b1, b2.reshape(-1, 4)])
                 scores = np.concatenate([s1, s2])
-                from .base import nms
-
                 keep = nms(boxes, scores, 0.3)
                 boxes, scores = boxes[keep], scores[keep]
             lms = []

@@ -31,8 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import ModelUnavailableError
-from ..faces import Faces
-from .base import Detector, RawDetections, nms
+from .base import BaseDetector, RawDetections, View, nms
 
 if TYPE_CHECKING:  # pragma: no cover
     import onnxruntime as ort
@@ -86,30 +85,6 @@ def _regress(boxes: FloatArray, reg: FloatArray) -> FloatArray:
     h = boxes[:, 3] - boxes[:, 1]
     scale = np.stack([w, h, w, h], axis=1)
     return (boxes[:, :4] + reg[:, :4] * scale).astype(np.float32)
-
-
-def _nms_min(boxes: FloatArray, scores: FloatArray, thresh: float) -> NDArray[np.int64]:
-    """Greedy NMS where overlap is intersection over the *smaller* area.
-
-    Used after O-Net so that a box nested inside a better face box is removed
-    even when its IoU is small.
-    """
-    if len(boxes) == 0:
-        return np.zeros((0,), np.int64)
-    x1, y1, x2, y2 = (boxes[:, i] for i in range(4))
-    area = np.maximum(x2 - x1, 0) * np.maximum(y2 - y1, 0)
-    order = np.argsort(-scores, kind="stable")
-    keep: list[int] = []
-    while order.size:
-        i = int(order[0])
-        keep.append(i)
-        rest = order[1:]
-        iw = np.maximum(np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]), 0)
-        ih = np.maximum(np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]), 0)
-        inter = iw * ih
-        ov = inter / np.maximum(np.minimum(area[i], area[rest]), 1e-9)
-        order = rest[ov <= thresh]
-    return np.asarray(keep, np.int64)
 
 
 class _Pyramid:
@@ -181,7 +156,7 @@ class _Pyramid:
         return out
 
 
-class MTCNNDetector(Detector):
+class MTCNNDetector(BaseDetector):
     """Multi-task cascaded CNN face detector (Zhang et al. 2016) with 5 landmarks.
 
     Args:
@@ -190,9 +165,9 @@ class MTCNNDetector(Detector):
             photo) and keeps 99.5% recall on the UTKFace test crops.
         min_face: smallest face (pixels) to report; it also sets the smallest face the
             image pyramid looks for (never below P-Net's 12 px window).
-        pad: border padding, as a fraction of the image's longer side (see :class:`Detector`).
+        pad: border padding, as a fraction of the image's longer side (see :class:`BaseDetector`).
         max_side: longer side above which the padded image is downscaled before detection
-            (see :class:`Detector`); ``None`` never downscales.
+            (see :class:`BaseDetector`); ``None`` never downscales.
         steps: score thresholds of P-Net, R-Net and O-Net.
         scale_factor: ratio between consecutive pyramid levels (0 < f < 1).
         providers: onnxruntime execution providers; default ``["CPUExecutionProvider"]``.
@@ -226,7 +201,6 @@ class MTCNNDetector(Detector):
         )
         self._sessions: tuple[ort.InferenceSession, ...] | None = None
         self._lock = threading.Lock()
-        self._call = threading.local()  # per-call downscale factor, see detect()
 
     # ------------------------------------------------------------------ models
     def _load(self) -> tuple[ort.InferenceSession, ...]:
@@ -263,29 +237,13 @@ class MTCNNDetector(Detector):
         return session.run(None, {session.get_inputs()[0].name: batch})
 
     # ---------------------------------------------------------------- pipeline
-    def _input_scale(self, height: int, width: int) -> float:
-        """Factor by which :meth:`Detector.detect` will downscale this image (``max_side``)."""
-        side = max(height, width) + 2 * int(round(self.pad * max(height, width)))
-        if self.max_side is not None and side > self.max_side:
-            return self.max_side / side
-        return 1.0
+    def _scales(self, width: int, height: int, scale: float = 1.0) -> list[float]:
+        """P-Net pyramid scales: the first maps a ``min_face`` face onto the 12 px window.
 
-    def detect(self, image: NDArray[np.uint8]) -> Faces:
-        """Faces in one ``(H, W, 3)`` uint8 RGB image, best score first.
-
-        As :meth:`Detector.detect`; it also notes how much ``max_side`` shrinks this
-        image, so that the pyramid still looks for faces of ``min_face`` *original* pixels.
+        ``scale`` is the view's pixels per input pixel (below 1 when ``max_side`` shrank
+        the image), so that ``min_face`` stays in the input's pixels.
         """
-        shape = getattr(image, "shape", ())
-        self._call.scale = self._input_scale(*shape[:2]) if len(shape) == 3 else 1.0
-        try:
-            return super().detect(image)
-        finally:
-            self._call.scale = 1.0
-
-    def _scales(self, width: int, height: int) -> list[float]:
-        """P-Net pyramid scales: the first maps a ``min_face`` face onto the 12 px window."""
-        min_size = max(self.min_face * getattr(self._call, "scale", 1.0), _CELL)
+        min_size = max(self.min_face * scale, _CELL)
         scale = _CELL / min_size
         side = min(width, height) * scale
         scales: list[float] = []
@@ -296,13 +254,13 @@ class MTCNNDetector(Detector):
         return scales
 
     def _stage1(
-        self, pnet: ort.InferenceSession, pyramid: _Pyramid
+        self, pnet: ort.InferenceSession, pyramid: _Pyramid, view_scale: float
     ) -> tuple[FloatArray, FloatArray]:
         iw, ih = pyramid.octave(0).shape[:2]
         all_boxes: list[FloatArray] = []
         all_scores: list[FloatArray] = []
         all_offsets: list[FloatArray] = []
-        for scale in self._scales(iw, ih):
+        for scale in self._scales(iw, ih, view_scale):
             sw = int(np.ceil(iw * scale))
             sh = int(np.ceil(ih * scale))
             level = pyramid.level(sw, sh)  # rows are x, columns are y
@@ -354,10 +312,11 @@ class MTCNNDetector(Detector):
         ly = boxes[:, 1:2] + h * pts[:, 5:10]
         landmarks = np.stack([lx, ly], axis=2).astype(np.float32)
         boxes = _regress(boxes, reg)
-        keep = _nms_min(boxes, scores, 0.7)
+        keep = nms(boxes, scores, 0.7, over="min")
         return boxes[keep], scores[keep], landmarks[keep]
 
-    def _detect_raw(self, image: NDArray[np.uint8]) -> RawDetections:
+    def _detect_raw(self, view: View) -> RawDetections:
+        image = view.image
         pnet, rnet, onet = self._load()
         empty: RawDetections = (
             np.zeros((0, 4), np.float32),
@@ -368,7 +327,7 @@ class MTCNNDetector(Detector):
             return empty
         # (W, H, 3): the networks were trained on transposed images
         pyramid = _Pyramid(cv2.transpose(image))  # type: ignore[arg-type]
-        boxes, _ = self._stage1(pnet, pyramid)
+        boxes, _ = self._stage1(pnet, pyramid, view.scale)
         if len(boxes):
             boxes, _ = self._stage2(rnet, pyramid, boxes)
         if len(boxes) == 0:

@@ -10,12 +10,11 @@ import threading
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
-from .base import Detector, RawDetections, quiet_opencv
+from .base import BaseDetector, RawDetections, View, quiet_opencv
 
 
-class OpenCVSSDDetector(Detector):
+class OpenCVSSDDetector(BaseDetector):
     """SSD ResNet-10 (8-bit): quick, good on frontal faces, weaker on small ones.
 
     The whole image is squeezed to 300x300, so padding shrinks every face; the
@@ -23,6 +22,7 @@ class OpenCVSSDDetector(Detector):
     """
 
     name = "opencv-ssd"
+    color = "BGR"
 
     def __init__(
         self,
@@ -36,7 +36,7 @@ class OpenCVSSDDetector(Detector):
         self._net: Any = None  # cv2.dnn.Net, loaded on first use
         self._lock = threading.Lock()
 
-    def _detect_raw(self, image: NDArray[np.uint8]) -> RawDetections:
+    def _detect_raw(self, view: View) -> RawDetections:
         import cv2
 
         with self._lock:
@@ -46,10 +46,8 @@ class OpenCVSSDDetector(Detector):
                 pb, pbtxt = get("opencv-ssd", "detect").paths()
                 quiet_opencv()
                 self._net = cv2.dnn.readNetFromTensorflow(str(pb), str(pbtxt))
-            h, w = image.shape[:2]
-            blob = cv2.dnn.blobFromImage(
-                np.ascontiguousarray(image[..., ::-1]), 1.0, (300, 300), (104, 177, 123), False
-            )
+            h, w = view.image.shape[:2]
+            blob = cv2.dnn.blobFromImage(view.image, 1.0, (300, 300), (104, 177, 123), False)
             self._net.setInput(blob)
             out = np.asarray(self._net.forward(), np.float32).reshape(-1, 7)
         out = out[out[:, 2] >= min(self.threshold, 0.3)]

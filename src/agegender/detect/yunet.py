@@ -9,15 +9,15 @@ from __future__ import annotations
 import threading
 
 import numpy as np
-from numpy.typing import NDArray
 
-from .base import Detector, RawDetections, quiet_opencv
+from .base import BaseDetector, RawDetections, View, quiet_opencv
 
 
-class YuNetDetector(Detector):
+class YuNetDetector(BaseDetector):
     """YuNet: robust to pose and small faces; about 10 ms on a 640x480 image on one core."""
 
     name = "yunet"
+    color = "BGR"
 
     def __init__(
         self,
@@ -52,8 +52,8 @@ class YuNetDetector(Detector):
             )
         return self._det
 
-    def _detect_raw(self, image: NDArray[np.uint8]) -> RawDetections:
-        bgr = np.ascontiguousarray(image[..., ::-1])
+    def _detect_raw(self, view: View) -> RawDetections:
+        bgr = view.image
         with self._lock:  # FaceDetectorYN holds per-call state (input size)
             det = self._detector()
             det.setInputSize((bgr.shape[1], bgr.shape[0]))
