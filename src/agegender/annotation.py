@@ -36,15 +36,19 @@ def label_of(faces: Faces, i: int) -> str:
 def annotate(image: Any, faces: Faces, *, channels: Channels | None = None) -> Any:
     """A new image with each face's box, landmarks and label (perceived gender, apparent age).
 
-    Takes what :func:`agegender.analyze` takes. Returns a PIL image, or a numpy array
-    in the same channel order when given a numpy array.
+    Takes what :func:`agegender.analyze` takes and returns the type it was given: a numpy
+    array in, a numpy array in the same channel order out; a PIL image (or a path, or
+    bytes) in, a PIL image out. Drawing works on one copy of the pixels (an RGB PIL image
+    is copied once, an array once into PIL's own buffer).
     """
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-    rgb = as_rgb(image, channels=channels)
-    out = Image.fromarray(rgb.copy())
+    if isinstance(image, Image.Image) and image.mode == "RGB" and channels is None:
+        out = ImageOps.exif_transpose(image)  # a new image, upright, as analyze() saw it
+    else:
+        out = Image.fromarray(as_rgb(image, channels=channels))  # copies: the input stays
     draw = ImageDraw.Draw(out)
-    h, w = rgb.shape[:2]
+    w, h = out.size
     scale = max(1.0, max(h, w) / 800)
     line = max(2, int(round(2 * scale)))
     try:

@@ -83,7 +83,7 @@ def cmd_analyze(a: argparse.Namespace) -> int:
                 used.add(dest)
                 from PIL import Image
 
-                Image.fromarray(annotate(r.image, r.faces, channels="RGB")).save(dest, quality=92)
+                annotate(Image.fromarray(r.image), r.faces).save(dest, quality=92)
             if progress.n < i + 1:  # inputs whose detection never ran (a model error)
                 progress.step(i + 1 - progress.n)
     finally:

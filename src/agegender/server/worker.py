@@ -66,7 +66,7 @@ def annotated_jpeg(rgb: NDArray[np.uint8], faces: Faces, quality: int = 90) -> b
     from ..annotation import annotate
 
     buf = io.BytesIO()
-    Image.fromarray(annotate(rgb, faces, channels="RGB")).save(buf, "JPEG", quality=quality)
+    annotate(Image.fromarray(rgb), faces).save(buf, "JPEG", quality=quality)
     return buf.getvalue()
 
 
