@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .ages import ADIENCE_LABELS
-from .faces import Faces
+from .faces import Faces, gender_answer
 from .io.images import Channels, as_rgb
 
 _FEMALE = (236, 72, 153)
@@ -22,10 +22,10 @@ def label_of(faces: Faces, i: int) -> str:
     probability of the more likely label (``"? 62% 4y (4-6)"``).
     """
     parts = []
-    if faces.gender_p is not None and faces.gender_determined is not None:
+    if faces.gender_p is not None:
         p = float(faces.gender_p[i])
-        sign = ("M" if p >= 0.5 else "F") if faces.gender_determined[i] else "?"
-        parts.append(f"{sign} {max(p, 1 - p):.0%}")
+        label = gender_answer(p, faces.gender_min_confidence)["label"]
+        parts.append(f"{label[0].upper() if label else '?'} {max(p, 1 - p):.0%}")
     if faces.age_years is not None and faces.age_group is not None:
         parts.append(f"{faces.age_years[i]:.0f}y ({ADIENCE_LABELS[int(faces.age_group[i])]})")
     if faces.track_id is not None and faces.track_id[i] >= 0:
@@ -55,13 +55,14 @@ def annotate(image: Any, faces: Faces, *, channels: Channels | None = None) -> A
         font: Any = ImageFont.load_default(size=max(12, int(14 * scale)))
     except TypeError:  # Pillow < 10.1
         font = ImageFont.load_default()
+    labels = faces.gender_label
     determined = faces.gender_determined
     for i in range(len(faces)):
         x1, y1, x2, y2 = (float(v) for v in faces.boxes[i])
-        if determined is None or not determined[i]:
+        if labels is None or determined is None or not determined[i]:
             color = _UNKNOWN
         else:
-            color = _MALE if faces.gender_p[i] >= 0.5 else _FEMALE  # type: ignore[index]
+            color = _MALE if labels[i] == "male" else _FEMALE
         draw.rectangle([x1, y1, x2, y2], outline=color, width=line)
         for x, y in faces.landmarks[i]:
             if not np.isnan(x):

@@ -45,6 +45,23 @@ def gender_answered(p_male: Any, min_confidence: float) -> NDArray[np.bool_]:
     return gender_confidence(p_male) >= float(min_confidence)
 
 
+def gender_answer(p_male: float, min_confidence: float = GENDER_MIN_CONFIDENCE) -> dict[str, Any]:
+    """The JSON answer for one face's perceived gender: ``{"label", "probability"}`` (the
+    more likely label and its probability), with ``"label": None`` and
+    ``"undetermined": True`` below ``min_confidence``. Frames, tracks and the server all
+    report gender through this one function."""
+    p = float(p_male)
+    male = p >= 0.5
+    answered = bool(gender_answered(p, min_confidence))
+    out: dict[str, Any] = {
+        "label": GENDER_LABELS[int(male)] if answered else None,
+        "probability": round(p if male else 1.0 - p, 4),
+    }
+    if not answered:
+        out["undetermined"] = True
+    return out
+
+
 def check_min_confidence(value: Any) -> float:
     """``value`` as a float within 0.5..1; ValueError saying what is allowed otherwise."""
     try:
@@ -254,7 +271,6 @@ class Faces:
             if gender_min_confidence is None
             else check_min_confidence(gender_min_confidence)
         )
-        answered = None if self.gender_p is None else gender_answered(self.gender_p, threshold)
         faces: list[dict[str, Any]] = []
         groups = self.age_group
         for i in range(len(self)):
@@ -276,15 +292,8 @@ class Faces:
                     "high": round(float(self.age_high[i]), 1),  # type: ignore[index]
                     "group": ADIENCE_LABELS[g],
                 }
-            if self.gender_p is not None and answered is not None:
-                p = float(self.gender_p[i])
-                male = p >= 0.5
-                face["gender"] = {
-                    "label": GENDER_LABELS[int(male)] if answered[i] else None,
-                    "probability": round(p if male else 1.0 - p, 4),
-                }
-                if not answered[i]:
-                    face["gender"]["undetermined"] = True
+            if self.gender_p is not None:
+                face["gender"] = gender_answer(self.gender_p[i], threshold)
             if self.track_id is not None:
                 face["track_id"] = int(self.track_id[i])
             faces.append(face)
