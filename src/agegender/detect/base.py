@@ -53,8 +53,9 @@ class Detector(Protocol):
         """The registry ``(name, task)`` of each model this detector loads.
 
         :class:`~agegender.Analyzer` finds (or fetches) them before any input is read.
+        None by default.
         """
-        ...
+        return []
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
 """A fast detector with a robust fallback: run ``first``; where it finds no face, ``then``.
 
-``hog+mtcnn`` (the default with pip alone) runs dlib's HOG detector, which is quick and
+``hog-mtcnn`` (the default with pip alone) runs dlib's HOG detector, which is quick and
 whose dlib landmarks suit the default models, and falls back to MTCNN only on images
 where HOG finds nothing (small, turned or tightly cropped faces). The cost of MTCNN is
-paid only there. A face HOG misses in an image where it finds another face is not looked
-for again: use ``mtcnn`` or ``yunet`` when every face of a crowd matters.
+paid only there, and so are its files: they are checked when it first runs. A face HOG
+misses in an image where it finds another face is not looked for again: use ``mtcnn``
+or ``yunet`` when every face of a crowd matters.
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ class CascadeDetector:
 
     def __init__(self, first: Detector, then: Detector, *, name: str | None = None) -> None:
         self.first, self.then = first, then
-        self.name = name or f"{first.name}+{then.name}"
+        self.name = name or f"{first.name}-{then.name}"
 
     def required_models(self) -> list[tuple[str, str]]:
-        return [*self.first.required_models(), *self.then.required_models()]
+        """What ``first`` loads; ``then``'s files are found when it first runs."""
+        return self.first.required_models()
 
     def detect(self, image: NDArray[np.uint8]) -> Faces:
         faces = self.first.detect(image)
