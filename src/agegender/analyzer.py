@@ -145,7 +145,7 @@ class Analyzer:
         from .models import get
 
         required = getattr(self.detector, "required_models", None)
-        for name, task in required() if required is not None else []:
+        for name, task in (required() if required is not None else None) or []:
             get(name, task).paths(fetch=True)
         for est in (self.age, self.gender):
             for m in est.models if est is not None else []:
@@ -190,6 +190,10 @@ class Analyzer:
         Each whole image is resized to each model's input as it is (no detection, no
         alignment): use this for data sets of tight, centred face crops.
         """
+        return Faces.concatenate(self._estimate_crops(list(crops)))
+
+    def _estimate_crops(self, crops: list[NDArray[np.uint8]]) -> list[Faces]:
+        """One face per crop, the whole image, estimated (no detection, no alignment)."""
         faces = [
             Faces(
                 boxes=[[0, 0, c.shape[1], c.shape[0]]],  # type: ignore[arg-type]
@@ -198,7 +202,7 @@ class Analyzer:
             )
             for c in crops
         ]
-        return Faces.concatenate(self.estimate(list(crops), faces, whole=True))
+        return self.estimate(crops, faces, whole=True)
 
     def analyze_many(
         self,
@@ -209,6 +213,7 @@ class Analyzer:
         stdin: Any = None,
         budget: PixelBudget | None = None,
         on_step: Callable[[Result], None] | None = None,
+        crops: bool = False,
     ) -> Iterator[Result]:
         """Analyze files, folders (recursive) and ``-`` (stdin), one :class:`Result` each,
         in input order.
@@ -223,6 +228,9 @@ class Analyzer:
         ``on_step(result)`` (for progress displays) is called in the consuming thread as
         each input's detection is done (a failed input: as soon as it is taken up), before
         its batch's estimation; the Result is yielded after.
+
+        ``crops=True``: each input *is* one face (a data set of face crops), estimated
+        as :meth:`analyze_crops` does, with no detection.
         """
         srcs: list[Source] = []
         for it in inputs:
@@ -275,7 +283,7 @@ class Analyzer:
                         finished = True
                         break
                     batch.append(item)
-                yield from self._run_batch(batch, budget, keep_images, on_step)
+                yield from self._run_batch(batch, budget, keep_images, on_step, crops)
             if failure:
                 raise failure[0]
         finally:
@@ -319,6 +327,7 @@ class Analyzer:
         budget: PixelBudget,
         keep_images: bool,
         on_step: Callable[[Result], None] | None,
+        crops: bool = False,
     ) -> Iterator[Result]:
         ok = [r for r, _ in batch if r.error is None]
         step = on_step or (lambda r: None)
@@ -327,11 +336,17 @@ class Analyzer:
                 step(r)
         try:
             try:
-                detected = []
-                for r in ok:  # as analyze_arrays, one step per image
-                    detected.append(self.detector.detect(r.image))  # type: ignore[arg-type]
-                    step(r)
-                faces = self.estimate([r.image for r in ok], detected)  # type: ignore[misc]
+                images: list[NDArray[np.uint8]] = [r.image for r in ok]  # type: ignore[misc]
+                if crops:
+                    for r in ok:
+                        step(r)
+                    faces = self._estimate_crops(images)
+                else:
+                    detected = []
+                    for im, r in zip(images, ok):  # as analyze_arrays, one step per image
+                        detected.append(self.detector.detect(im))
+                        step(r)
+                    faces = self.estimate(images, detected)
                 for r, f in zip(ok, faces):
                     r.faces = f
             except AgeGenderError as e:  # a model problem: report on each, go on

@@ -14,13 +14,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import AgeGenderError
 from ..faces import Faces
-from ..io.images import decode_image
+from ..io.images import Source
 from .readers import Sample
 
 log = logging.getLogger(__name__)
@@ -60,35 +60,28 @@ def predict_samples(
     batch_size: int = 32,
     on_progress: Callable[[int], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """One prediction dict per sample (see :func:`agegender.eval.report.build_report`).
+    """One prediction dict per sample (see :func:`agegender.eval.report.build_report`),
+    through :meth:`Analyzer.analyze_many` (decoding in a thread, batched estimation).
 
     An unreadable image gives ``found=False`` with its ``error``; the others go on.
+    ``seconds`` is the run's wall time per analysed sample.
     """
     out: list[dict[str, Any]] = []
-    for start in range(0, len(samples), batch_size):
-        batch = samples[start : start + batch_size]
-        images, idx, errors = [], [], {}
-        for k, s in enumerate(batch):
-            try:
-                images.append(decode_image(s.path))
-                idx.append(k)
-            except AgeGenderError as e:
-                errors[k] = str(e)
-                log.warning("%s", e)
-        t0 = time.perf_counter()
-        if crops:
-            faces = analyzer.analyze_crops(images) if images else Faces.empty()
-            per = [faces[j] for j in range(len(images))]
+    t0 = time.perf_counter()
+    results = analyzer.analyze_many([Source(str(s.path), path=Path(s.path)) for s in samples],
+                                    batch_size=batch_size, crops=crops)
+    for r in results:
+        if r.error is not None:
+            log.warning("%s", r.error)
+            out.append({"found": False, "seconds": 0.0, "error": str(r.error)})
+        elif crops:
+            out.append(_pred(r.faces, 0 if len(r.faces) else None, 0.0))
         else:
-            per = analyzer.analyze_arrays(images) if images else []
-        dt = (time.perf_counter() - t0) / max(len(images), 1)
-        got = dict(zip(idx, zip(images, per)))
-        for k in range(len(batch)):
-            if k in errors:
-                out.append({"found": False, "seconds": 0.0, "error": errors[k]})
-                continue
-            im, f = got[k]
-            out.append(_pred(f, pick_face(f, im.shape[1], im.shape[0]), dt))
-        if on_progress:
+            out.append(_pred(r.faces, pick_face(r.faces, r.width, r.height), 0.0))
+        if on_progress and (len(out) % batch_size == 0 or len(out) == len(samples)):
             on_progress(len(out))
+    found = [p for p in out if p["found"]]
+    per = (time.perf_counter() - t0) / max(len(found), 1)
+    for p in found:
+        p["seconds"] = per
     return out
