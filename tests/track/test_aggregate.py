@@ -10,13 +10,8 @@ import pytest
 from agegender.ages import ADIENCE_LABELS, gaussian_distribution
 from agegender.errors import InputError
 from agegender.faces import Faces
-from agegender.track import (
-    FaceTracker,
-    TrackAggregator,
-    collect_labels,
-    face_quality,
-    flicker_rate,
-)
+from agegender.track import FaceTracker, TrackAggregator, face_quality
+from agegender.video.flicker import collect_labels, flicker_rate
 
 FPS = 30.0
 

@@ -216,7 +216,7 @@ def test_predict_moves_boxes_along_the_velocity() -> None:
             [(pred.boxes[0, 0] + pred.boxes[0, 2]) / 2, (pred.boxes[0, 1] + pred.boxes[0, 3]) / 2],
             atol=1e-3,
         )
-    assert tracker.predict_only(21).boxes[0, 0] > pred.boxes[0, 0]
+    assert tracker.predict(21).boxes[0, 0] > pred.boxes[0, 0]
 
 
 def test_detect_every_k_frames_with_prediction_in_between() -> None:

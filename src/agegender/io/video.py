@@ -23,16 +23,8 @@ This module gathers the public names; the code lives in one module per concern:
 
 from __future__ import annotations
 
-from .cv_logging import _quiet_opencv as _quiet_opencv
-from .video_inputs import _ASF_GUID as _ASF_GUID
-from .video_inputs import _IMAGE_BRANDS as _IMAGE_BRANDS
-from .video_inputs import STREAM_SCHEMES, VIDEO_EXTENSIONS, is_video
-from .video_inputs import _sniff as _sniff
-from .video_inputs import is_stream_url as is_stream_url
-from .video_open import _camera_index as _camera_index
-from .video_open import _redact as _redact
+from .video_inputs import STREAM_SCHEMES, VIDEO_EXTENSIONS, is_stream_url, is_video
 from .video_open import open_video
-from .video_source import _END as _END
 from .video_source import VideoSource
 from .video_writer import VideoWriter
 
@@ -41,6 +33,7 @@ __all__ = [
     "VIDEO_EXTENSIONS",
     "VideoSource",
     "VideoWriter",
+    "is_stream_url",
     "is_video",
     "open_video",
 ]

@@ -99,11 +99,6 @@ class VideoSource:
             f"frame_count={self.frame_count}, live={self.live})"
         )
 
-    @property
-    def duration(self) -> float | None:
-        """Seconds the header announces (``frame_count / fps``), or None."""
-        return None if self.frame_count is None else self.frame_count / self.fps
-
     # ---------------------------------------------------------------- thread
     def _time(self, index: int) -> float:
         if self.live:

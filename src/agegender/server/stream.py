@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from ..faces import Faces
+    from ..track import FrameStep
 
 log = logging.getLogger(__name__)
 
@@ -52,14 +53,11 @@ MAX_MIN_FACE = 2000
 
 
 class LiveSession:
-    """One connection's tracker, aggregator and detection options."""
+    """One connection's per-frame step (its tracker and aggregator) and detection options."""
 
     def __init__(self, fps: float = LIVE_FPS) -> None:
-        from ..track import TrackAggregator
-        from ..video import default_tracker
-
-        self.tracker = default_tracker(fps)
-        self.aggregator = TrackAggregator(fps=fps)
+        self.fps = fps
+        self.step: FrameStep | None = None  # made with the analyzer of the first frame
         self.threshold: float | None = None
         self.min_face = 0
         self.people: set[int] = set()
@@ -89,20 +87,29 @@ class LiveSession:
         self.threshold, self.min_face = threshold, min_face
         return {"threshold": self.threshold, "min_face": self.min_face}
 
+    def _keep(self, faces: Faces) -> Faces:
+        """The detections this connection's ``threshold`` and ``min_face`` allow."""
+        if not len(faces) or (self.threshold is None and self.min_face <= 0):
+            return faces
+        keep = np.ones(len(faces), bool)
+        if self.threshold is not None:
+            keep &= faces.scores >= self.threshold
+        if self.min_face > 0:
+            b = faces.boxes
+            keep &= np.minimum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) >= self.min_face
+        return faces[keep]
+
     def process(self, analyzer: Any, rgb: NDArray[np.uint8], index: int) -> Faces:
-        """Detect, keep the faces the options allow, track, estimate, aggregate (model thread)."""
-        faces = analyzer.detector.detect(rgb)
-        if len(faces) and (self.threshold is not None or self.min_face > 0):
-            keep = np.ones(len(faces), bool)
-            if self.threshold is not None:
-                keep &= faces.scores >= self.threshold
-            if self.min_face > 0:
-                b = faces.boxes
-                keep &= np.minimum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) >= self.min_face
-            faces = faces[keep]
-        faces = self.tracker.update(faces, index)
-        raw = analyzer.estimate([rgb], [faces])[0]
-        shown = self.aggregator.update(raw, index)
+        """Detect, keep the faces the options allow, track, estimate, aggregate (model
+        thread; the step is made with the analyzer of the first frame)."""
+        if self.step is None:
+            from ..track import FrameStep, TrackAggregator
+            from ..video import default_tracker
+
+            self.step = FrameStep(
+                analyzer, default_tracker(self.fps), TrackAggregator(fps=self.fps), keep=self._keep
+            )
+        shown = self.step(rgb, index).shown
         if shown.track_id is not None:
             self.people.update(int(t) for t in shown.track_id if t > 0)
         return shown

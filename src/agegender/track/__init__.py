@@ -6,23 +6,28 @@
   :mod:`.matching` (:func:`iou_matrix`, :func:`linear_assignment`,
   :func:`greedy_assignment`).
 * :class:`TrackAggregator` accumulates each track's age and gender over frames
-  and returns the aggregated answers; :func:`flicker_rate` measures how often
-  labels change.
+  and returns the aggregated answers (:func:`face_quality` weighs the evidence).
+* :class:`FrameStep` (:mod:`.step`) analyzes one frame of a video or live stream:
+  detect (or predict), track, estimate, aggregate; video and the server's stream
+  both use it.
+
+The flicker figures (how often labels change) are in :mod:`agegender.video.flicker`.
 """
 
 from __future__ import annotations
 
-from .aggregate import TrackAggregator, collect_labels, face_quality, flicker_rate
+from .aggregate import TrackAggregator, face_quality
 from .matching import greedy_assignment, iou_matrix, linear_assignment
+from .step import FrameAnswer, FrameStep
 from .tracker import FaceTracker, TrackInfo
 
 __all__ = [
     "FaceTracker",
+    "FrameAnswer",
+    "FrameStep",
     "TrackAggregator",
     "TrackInfo",
-    "collect_labels",
     "face_quality",
-    "flicker_rate",
     "greedy_assignment",
     "iou_matrix",
     "linear_assignment",

@@ -44,18 +44,16 @@ clipped to ``+-logit_clip`` (so no single frame dominates); the aggregate is
 ``sigmoid(L)``. Its confidence grows with consistent frames, up to
 ``sigmoid(logit_clip * max_sharpening)``.
 
-:func:`flicker_rate` measures label changes per track per minute, to compare
-frame-by-frame labels with aggregated ones (:func:`collect_labels` gathers them
-from a sequence of ``Faces``).
+The flicker figures that compare frame-by-frame labels with aggregated ones are
+in :mod:`agegender.video.flicker`.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -73,7 +71,7 @@ from ..faces import GENDER_LABELS, INTERVAL_QUANTILES, Faces, gender_answered
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TrackAggregator", "collect_labels", "face_quality", "flicker_rate"]
+__all__ = ["TrackAggregator", "face_quality"]
 
 
 def face_quality(
@@ -182,12 +180,6 @@ class TrackAggregator:
             return None
         logit = self._gamma(ev.gender_weight) * ev.gender_logit_sum / ev.gender_weight
         return 1.0 / (1.0 + math.exp(-logit))
-
-    def age_distribution(self, track_id: int) -> NDArray[np.float32] | None:
-        """The aggregated ``(101,)`` age distribution of a track (None without evidence)."""
-        ev = self._tracks.get(int(track_id))
-        d = None if ev is None else self._age_dist(ev)
-        return None if d is None else d.astype(np.float32)
 
     def gender_probability(self, track_id: int) -> float | None:
         """The aggregated probability that a track is male (None without evidence)."""
@@ -366,74 +358,3 @@ class TrackAggregator:
                     rec["gender"]["undetermined"] = True
             out.append(rec)
         return out
-
-
-# ------------------------------------------------------------------ flicker
-LabelKind = Literal["age_group", "gender"]
-
-
-def collect_labels(
-    frames: Iterable[Faces], kind: LabelKind = "age_group"
-) -> dict[int, list[str | None]]:
-    """Per track id, the label it showed on each frame it appeared in (in order).
-
-    ``kind`` is ``"age_group"`` (Adience group label) or ``"gender"``; a frame
-    where the face has no such answer gives ``None``. Rows with ``track_id < 0``
-    are skipped.
-    """
-    if kind not in ("age_group", "gender"):
-        raise InputError(f"kind must be 'age_group' or 'gender', got {kind!r}")
-    out: dict[int, list[str | None]] = {}
-    for faces in frames:
-        if faces.track_id is None:
-            raise InputError("collect_labels needs Faces with track_id set")
-        if kind == "age_group":
-            g = faces.age_group
-            labels = [None] * len(faces) if g is None else [ADIENCE_LABELS[int(k)] for k in g]
-        else:
-            gl = faces.gender_label
-            labels = [None] * len(faces) if gl is None else list(gl)
-        for tid, lab in zip(faces.track_id, labels, strict=True):
-            if tid >= 0:
-                out.setdefault(int(tid), []).append(lab)
-    return out
-
-
-def flicker_rate(
-    labels_per_track_over_time: Mapping[int, Sequence[Hashable | None]]
-    | Sequence[Sequence[Hashable | None]],
-    fps: float,
-) -> float:
-    """Label changes per track per minute of on-screen time.
-
-    Args:
-        labels_per_track_over_time: for each track (a mapping from id, or a
-            sequence), its label on each frame it appeared in, in order. ``None``
-            entries (no answer) are skipped: a change is counted between
-            consecutive non-None labels that differ.
-        fps: frame rate; each entry counts ``1 / fps`` seconds of screen time.
-
-    Returns:
-        ``total changes / total on-screen minutes`` over all tracks (a pooled
-        rate, so short tracks weigh by their length); 0.0 when there is no time.
-    """
-    if not fps > 0:
-        raise InputError(f"fps must be > 0, got {fps}")
-    seqs = (
-        list(labels_per_track_over_time.values())
-        if isinstance(labels_per_track_over_time, Mapping)
-        else list(labels_per_track_over_time)
-    )
-    changes = 0
-    n_frames = 0
-    for seq in seqs:
-        n_frames += len(seq)
-        prev: Hashable | None = None
-        for lab in seq:
-            if lab is None:
-                continue
-            if prev is not None and lab != prev:
-                changes += 1
-            prev = lab
-    minutes = n_frames / float(fps) / 60.0
-    return changes / minutes if minutes > 0 else 0.0

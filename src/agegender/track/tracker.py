@@ -358,10 +358,6 @@ class FaceTracker:
             track_id=np.array([t.track_id for t in live], dtype=np.int64),
         )
 
-    def predict_only(self, frame_index: int, *, include_lost: bool = False) -> Faces:
-        """Alias of :meth:`predict` for frames on which detection is skipped."""
-        return self.predict(frame_index, include_lost=include_lost)
-
 
 def _move_landmarks(
     landmarks: NDArray[np.float32], old: NDArray[np.float64], new: NDArray[np.float64]

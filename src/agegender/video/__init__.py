@@ -37,10 +37,12 @@ One module per concern:
 
 * :mod:`.analyze`: :func:`analyze_video` (the driver: read, process, output,
   summarize) and :func:`default_tracker`.
-* :mod:`.frames`: one analyzed frame (steps 2 to 4 above, with the per-stage
-  timings and the per-track label bookkeeping) and the dict ``on_frame`` receives.
+* :class:`agegender.track.step.FrameStep` (not here: the server's live stream uses
+  it too): one analyzed frame, steps 2 to 4 above, with the per-stage timings.
+* :mod:`.frames`: the dict ``on_frame`` receives.
 * :mod:`.summary`: :class:`VideoSummary` and its per-track JSON/CSV writers.
-* :mod:`.flicker`: :func:`flicker_report` and the flicker helpers.
+* :mod:`.flicker`: :func:`flicker_rate`, :func:`collect_labels`,
+  :func:`flicker_report` and the per-track label bookkeeping of a run.
 * :mod:`.display`: :func:`display_available` and the ``show=True`` window.
 
 Everything logs under the ``agegender.video`` logger.
@@ -50,20 +52,10 @@ from __future__ import annotations
 
 import logging
 
-# The private helpers are re-exported too, so imports written against the single
-# module that this package replaced keep working.
-from .analyze import FrameCallback, analyze_video
-from .analyze import default_tracker as default_tracker
-from .display import _Window as _Window
+from .analyze import FrameCallback, analyze_video, default_tracker
 from .display import display_available
-from .flicker import _LABEL_KINDS as _LABEL_KINDS
-from .flicker import _append_labels as _append_labels
-from .flicker import _face_label as _face_label
-from .flicker import _rates as _rates
-from .flicker import flicker_report
-from .frames import _raw_dicts as _raw_dicts
+from .flicker import collect_labels, flicker_rate, flicker_report
 from .summary import TRACK_CSV_COLUMNS, VideoSummary
-from .summary import _writable as _writable
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +64,9 @@ __all__ = [
     "FrameCallback",
     "VideoSummary",
     "analyze_video",
+    "collect_labels",
+    "default_tracker",
     "display_available",
+    "flicker_rate",
     "flicker_report",
 ]

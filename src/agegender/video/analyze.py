@@ -1,7 +1,7 @@
 """The driver: :func:`analyze_video` reads the frames, analyzes them and writes the outputs.
 
-Per frame it hands the work to :class:`~agegender.video.frames._FrameProcessor`,
-then sends the frame's dict to ``on_frame``, writes the annotated frame and shows
+Per frame it hands the work to :class:`~agegender.track.step.FrameStep` (the
+per-frame loop the server's live stream uses too), then sends the frame's dict to ``on_frame``, writes the annotated frame and shows
 it; at the end it fills in the :class:`~agegender.video.summary.VideoSummary`.
 """
 
@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InputError
 from ..io.video import VideoSource, VideoWriter, open_video
 from ..track import FaceTracker, TrackAggregator
+from ..track.step import FrameStep
 from .display import _Window
-from .flicker import _rates
-from .frames import _frame_dict, _FrameProcessor
+from .flicker import _LabelLog
+from .frames import _TIMING_KEYS, _frame_dict
 from .summary import VideoSummary
 
 if TYPE_CHECKING:
@@ -118,8 +119,9 @@ def analyze_video(
         tracker = aggregator = None
     writer: VideoWriter | None = None
     window: _Window | None = None
-    processor = _FrameProcessor(analyzer, tracker, aggregator)
-    timings = processor.timings
+    frame_step = FrameStep(analyzer, tracker, aggregator)
+    labels = _LabelLog() if aggregator is not None else None
+    timings = dict.fromkeys(_TIMING_KEYS, 0.0)
     summary = VideoSummary(
         source=video.name,
         fps=video.fps,
@@ -149,12 +151,19 @@ def analyze_video(
             if k == 0:
                 t_start = t0  # speed from the first frame on (not the opening)
             detect_now = k % detect_every == 0
-            raw, shown, t5 = processor.process(rgb, index, seconds, detect=detect_now, since=t1)
+            answer = frame_step(rgb, index, seconds, detect=detect_now, since=t1)
+            shown = answer.shown
+            if labels is not None:
+                labels.add(shown, answer.raw, answer.fresh)
+            t5 = time.perf_counter()
+            timings["aggregate"] += t5 - answer.end  # the flicker bookkeeping
             k += 1
 
             go_on = True
             if on_frame is not None:
-                frame_d = _frame_dict(index, seconds, shown, raw, include_raw=include_raw)
+                frame_d = _frame_dict(
+                    index, seconds, shown, answer.raw, answer.fresh, include_raw=include_raw
+                )
                 go_on = on_frame(frame_d) is not False
             if need_image:
                 from ..annotation import annotate
@@ -184,14 +193,15 @@ def analyze_video(
     summary.seconds = time.perf_counter() - t_start if k else 0.0
     summary.frames_read = video.frames_read
     summary.frames_analyzed = k
-    summary.detections = processor.detections
+    summary.detections = frame_step.detections
     summary.fps_processed = k / summary.seconds if summary.seconds > 0 else 0.0
+    for stage, spent in frame_step.timings.items():
+        timings[stage] += spent
     summary.timings = timings
-    if aggregator is not None:
+    if aggregator is not None and labels is not None:
         threshold = getattr(analyzer, "gender_min_confidence", None) or 0.5
         summary.tracks = aggregator.summary(gender_min_confidence=threshold)
-        summary.flicker_tracked = _rates(processor.shown_labels, eff_fps)
-        summary.flicker_raw = _rates(processor.raw_labels, eff_fps)
+        summary.flicker_tracked, summary.flicker_raw = labels.rates(eff_fps)
     log.info(
         "%s: %d frames analyzed (%d detected) in %.1f s, %.1f frames/s, %d tracks",
         video.name,
