@@ -1,5 +1,5 @@
 """The package reads bottom-up: no import cycle inside src/agegender and no module over 400
-lines (tools/check_structure.py, which .ci/run also runs on its own)."""
+lines, and no import up a layer (tools/check_structure.py, which .ci/run also runs on its own)."""
 
 from __future__ import annotations
 
@@ -30,9 +30,13 @@ def test_the_check_finds_a_cycle_and_a_long_module(tmp_path: Path, capsys):
     (pkg / "sub" / "__init__.py").write_text("")
     (pkg / "sub" / "b.py").write_text("def f():\n    from ..a import x\n" + "#\n" * 400)
     (pkg / "c.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import a\n")
+    (pkg / "faces.py").write_text("def f():\n    from .analyzer import Analyzer\n")  # up a layer
+    (pkg / "analyzer.py").write_text("from .faces import f\n")  # down: fine
     tool = _tool()
     assert tool.main(["--root", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert "import cycle among 2 modules" in out and "agegender.a -> agegender.sub.b" in out
     assert "b.py: 402 lines" in out
-    assert "agegender.c" not in out  # imports under TYPE_CHECKING never run
+    assert "agegender.c " not in out and "agegender.c -" not in out  # TYPE_CHECKING: never run
+    assert "agegender.faces imports agegender.analyzer, a layer above it" in out
+    assert "agegender.analyzer imports" not in out

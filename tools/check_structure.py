@@ -1,4 +1,14 @@
-"""Fail on any import cycle inside ``src/agegender`` and on any module over 400 lines.
+"""Fail on any import cycle inside ``src/agegender``, on any import that goes back up the
+layers, and on any module over 400 lines.
+
+The layers, bottom up (a module may import its own layer and those below it; peers within
+one layer may import each other, which the cycle check keeps acyclic)::
+
+    errors, _fs, _version -> ages -> faces -> io, mask, align -> convert -> models
+    -> detect, estimate -> analyzer, annotation -> track
+    -> video, eval, server, train, batch -> cli, __main__
+
+The package's own ``__init__`` (lazy attributes) sits on top: nothing inside imports it.
 
 Every import counts, including those inside functions (a lazy import that goes back up
 is still an arrow going back up); only imports under ``if TYPE_CHECKING:`` are left out,
@@ -80,6 +90,45 @@ def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
     return graph
 
 
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("errors", "_fs", "_version"),
+    ("ages",),
+    ("faces",),
+    ("io", "mask", "align"),
+    ("convert",),
+    ("models",),
+    ("detect", "estimate"),
+    ("analyzer", "annotation"),
+    ("track",),
+    ("video", "eval", "server", "train", "batch"),
+    ("cli", "__main__"),
+)
+
+
+def layer_of(module: str) -> int:
+    """The layer of ``agegender.<part>...``; the package itself is above them all."""
+    parts = module.split(".")
+    if len(parts) == 1:
+        return len(LAYERS)
+    for rank, names in enumerate(LAYERS):
+        if parts[1] in names:
+            return rank
+    raise KeyError(f"{module}: its top-level part {parts[1]!r} has no layer in LAYERS")
+
+
+def upward(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
+    """Imports from a lower layer to a higher one."""
+    out = []
+    for a in sorted(graph):
+        for b in sorted(graph[a]):
+            try:
+                if layer_of(b) > layer_of(a):
+                    out.append((a, b))
+            except KeyError as e:
+                out.append((a, f"{b} ({e.args[0]})"))
+    return out
+
+
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     """Strongly connected components with more than one module (Tarjan)."""
     index: dict[str, int] = {}
@@ -143,13 +192,16 @@ def main(argv: list[str] | None = None) -> int:
         inside = {m: sorted(graph[m] & set(component)) for m in component}
         edges = "; ".join(f"{m} -> {', '.join(t)}" for m, t in inside.items())
         problems.append(f"import cycle among {len(component)} modules: {edges}")
+    for a, b in upward(graph):
+        problems.append(f"{a} imports {b}, a layer above it (see LAYERS); move the code down")
     for path, n in long_modules(args.root, args.max_lines):
         rel = path.relative_to(args.root.parent) if args.root.parent in path.parents else path
         problems.append(f"{rel}: {n} lines (at most {args.max_lines}); split it by concern")
     for line in problems:
         print(line)
     if not problems:
-        print(f"ok: {len(graph)} modules, no import cycle, none over {args.max_lines} lines")
+        print(f"ok: {len(graph)} modules, no import cycle, no import up a layer, "
+              f"none over {args.max_lines} lines")
     return 1 if problems else 0
 
 

@@ -133,7 +133,7 @@ def models_info(analyzer: Any) -> list[dict[str, Any]]:
 
 def file_metadata(models: list[dict[str, Any]], run: dict[str, Any]) -> dict[str, str]:
     """Key-value metadata of every part file: agegender version, models, run settings."""
-    from .. import __version__
+    from .._version import __version__
 
     return {
         META_VERSION: __version__,

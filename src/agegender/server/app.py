@@ -26,7 +26,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection
 
-from .. import __version__
+from .._version import __version__
 from ..errors import AgeGenderError
 from ..faces import check_min_confidence
 from .docs_page import render_docs
