@@ -67,7 +67,7 @@ from ..ages import (
     nearest_group,
 )
 from ..errors import InputError
-from ..faces import GENDER_LABELS, INTERVAL_QUANTILES, Faces, gender_answered
+from ..faces import INTERVAL_QUANTILES, Faces, gender_answer
 
 log = logging.getLogger(__name__)
 
@@ -347,14 +347,10 @@ class TrackAggregator:
                 }
             gp = self._gender_p(ev)
             if gp is not None:
-                male = gp >= 0.5
-                sure = bool(gender_answered(gp, gender_min_confidence))
-                rec["gender"] = {
-                    "label": GENDER_LABELS[int(male)] if sure else None,
-                    "probability": round(gp if male else 1.0 - gp, 4),
-                    "frames": ev.gender_frames,
-                }
-                if not sure:
+                answer = gender_answer(gp, gender_min_confidence)
+                undetermined = answer.pop("undetermined", False)
+                rec["gender"] = {**answer, "frames": ev.gender_frames}
+                if undetermined:
                     rec["gender"]["undetermined"] = True
             out.append(rec)
         return out
