@@ -67,7 +67,7 @@ def start_server(port: int, clients: int) -> subprocess.Popen[bytes]:
     mirror = shared_dir() / "models"
     if "AGEGENDER_MIRROR" not in env and mirror.is_dir():
         env["AGEGENDER_MIRROR"] = str(mirror)
-    cmd = [sys.executable, "-m", "agegender.server", "--port", str(port), "--log-level", "warning"]
+    cmd = [sys.executable, "-m", "agegender", "serve", "--port", str(port), "--log-level", "warning"]
     return subprocess.Popen(cmd, env=env, cwd=REPO)
 
 

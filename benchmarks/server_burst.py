@@ -59,7 +59,7 @@ def start_server(port: int, clients: int, extra_env: dict[str, str]) -> subproce
     if "AGEGENDER_MIRROR" not in env and mirror.is_dir():
         env["AGEGENDER_MIRROR"] = str(mirror)  # as benchmarks/load.py: YuNet by default
     env.update(extra_env)
-    cmd = [sys.executable, "-m", "agegender.server", "--port", str(port), "--log-level", "warning"]
+    cmd = [sys.executable, "-m", "agegender", "serve", "--port", str(port), "--log-level", "warning"]
     return subprocess.Popen(cmd, env=env, cwd=REPO)
 
 

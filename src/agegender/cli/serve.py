@@ -1,11 +1,17 @@
-"""``agegender serve``: the web app and REST API (``pip install 'agegender[server]'``)."""
+"""``agegender serve``: the web app and REST API (``pip install 'agegender[server]'``).
+
+The server's settings come from ``AGEGENDER_*`` variables (see
+:class:`agegender.server.settings.ServerSettings`); an option given here overrides its
+variable, and an option not given leaves the variable (or the built-in default) in force.
+"""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from ._common import add_model_options, model_kwargs
+from ..analyzer import OPTIONS
+from ._common import add_model_options
 
 
 def add_serve_parser(sub: Any) -> None:
@@ -15,8 +21,11 @@ def add_serve_parser(sub: Any) -> None:
     sv.add_argument("--api-key", default=None, help="require this key on /v1/* (or AGEGENDER_API_KEY)")
     sv.add_argument("--certfile", default=None, help="serve HTTPS with this certificate")
     sv.add_argument("--keyfile", default=None, help="... and this private key")
+    sv.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
+                    help="uvicorn's log level")
     add_model_options(sv)
-    sv.set_defaults(func=cmd_serve)
+    # not given: the AGEGENDER_* variable (or the server's default) stays in force
+    sv.set_defaults(func=cmd_serve, **dict.fromkeys(OPTIONS))
 
 
 def cmd_serve(a: argparse.Namespace) -> int:
@@ -25,9 +34,10 @@ def cmd_serve(a: argparse.Namespace) -> int:
     serve(
         a.host,
         a.port,
+        log_level=a.log_level,
         ssl_certfile=a.certfile,
         ssl_keyfile=a.keyfile,
         api_key=a.api_key,
-        **model_kwargs(a),
+        **{name: getattr(a, name) for name in OPTIONS},  # "none" stays: the settings skip it
     )
     return 0
