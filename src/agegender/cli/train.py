@@ -132,8 +132,8 @@ class _Bar:
 
 
 def _config(a: argparse.Namespace) -> Any:
-    from ..train.data import AugmentConfig
     from ..train.config import TrainConfig
+    from ..train.data import AugmentConfig
     from ..train.losses import AgeLossWeights
 
     augment = None
