@@ -165,10 +165,11 @@ class Analyzer:
         self, images: list[NDArray[np.uint8]], faces: list[Faces], *, whole: bool = False
     ) -> list[Faces]:
         """Add age and gender to already-detected faces of each image (one batch)."""
+        chips: dict[Any, Any] = {}  # one alignment for the models that take the same chip
         if self.age is not None:
-            faces = self.age.estimate(images, faces, whole=whole)
+            faces = self.age.estimate(images, faces, whole=whole, chips=chips)
         if self.gender is not None:
-            faces = self.gender.estimate(images, faces, whole=whole)
+            faces = self.gender.estimate(images, faces, whole=whole, chips=chips)
             if self.gender_min_confidence != 0.5:
                 threshold = self.gender_min_confidence
                 faces = [f.with_columns(gender_min_confidence=threshold) for f in faces]

@@ -218,3 +218,23 @@ def test_gender_temperature_keeps_labels_and_softens():
     assert np.array_equal(plain >= 0.5, warm >= 0.5)
     assert abs(warm[0] - 0.5) < abs(plain[0] - 0.5)
     assert warm[0] == pytest.approx(1 / (1 + np.exp(-np.log(0.95 / 0.05) / 2)), abs=1e-5)
+
+
+def test_models_taking_the_same_chip_share_one_alignment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default pair (one FaceRes graph, one card crop) warps each face once per batch,
+    and gives the same answers as two separate alignments."""
+    import agegender.estimate as est
+    from agegender.analyzer import Analyzer
+
+    rgb = np.full((160, 160, 3), 120, np.uint8)
+    faces = [Faces(boxes=np.array([[30, 30, 130, 130]], np.float32), scores=np.array([0.9], np.float32),
+                   landmarks=np.array([[[60, 65], [100, 65], [80, 85], [65, 105], [95, 105]]], np.float32))]
+    an = Analyzer(detector="hog", profile="accurate")
+    calls = []
+    real = est._views
+    monkeypatch.setattr(est, "_views", lambda *a, **k: calls.append(1) or real(*a, **k))
+    shared = an.estimate([rgb], faces)[0]
+    assert len(calls) == 1
+    apart = an.gender.estimate([rgb], an.age.estimate([rgb], faces))[0]
+    assert len(calls) == 3
+    assert np.array_equal(shared.age_dist, apart.age_dist) and np.array_equal(shared.gender_p, apart.gender_p)

@@ -146,11 +146,15 @@ class Estimator:
         faces: Sequence[Faces],
         *,
         whole: bool = False,
+        chips: dict[Any, tuple[NDArray[np.uint8], int]] | None = None,
     ) -> list[Faces]:
         """New Faces with this task's columns, for the faces of each image (one batch).
 
         ``whole=True`` feeds each face box, as is, resized to the model's input (for
         images that are already tight face crops) instead of the card's crop.
+        ``chips``: a dict shared by the estimators of one batch (the Analyzer passes one),
+        so that models wanting the same chip (crop, template, size, views) share one
+        alignment instead of warping every face again.
         """
         counts = [len(f) for f in faces]
         n = sum(counts)
@@ -160,8 +164,15 @@ class Estimator:
         years = np.zeros(n, np.float64)
         pm = np.zeros(n, np.float64)
         for model, wt, mask in zip(self.models, self.weights, self._masks):
-            chips, v = _views(images, faces, model.card, self.tta, whole, mask)
-            out = model.predict(chips)
+            card = model.card
+            key = (card.size, card.crop, card.margin, card.template, self.tta, whole, mask)
+            if chips is not None and key in chips:
+                views, v = chips[key]
+            else:
+                views, v = _views(images, faces, card, self.tta, whole, mask)
+                if chips is not None:
+                    chips[key] = (views, v)
+            out = model.predict(views)
             if self.task == "age":
                 d, y = out
                 dist += wt * d.reshape(v, n, -1).mean(axis=0)
