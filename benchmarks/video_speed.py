@@ -1,16 +1,21 @@
-"""Benchmark video analysis: frames/s and label flicker, tracking on vs off.
+"""Benchmark video analysis: frames/s and label flicker, before/after, tracking on vs off.
 
 Builds 640x480 mp4 clips (``--frames`` frames at 30 frames/s) with 1, 3 and 6
 moving, slowly scaling faces cut from ``group_t1.jpg`` (its 6 faces are found once
 with the analyzer's detector), then runs :func:`agegender.video.analyze_video` on
-each clip, ``--runs`` times per setting, and prints the medians:
+each clip, ``--runs`` times per setting (the settings take turns, so a change of
+load on a shared machine hits them alike), and prints the medians with min-max:
 
-* frames/s processed with tracking on (detect every frame), tracking on with
-  ``detect_every=3``, and tracking off (frame by frame);
+* frames/s processed with tracking on, detecting every frame, **before**
+  (``track/est1``: every detection estimated, ``estimate_every=1``) and **after**
+  (``track``: a tracked face estimated when new, every ``--estimate-every`` frames,
+  or when its quality improves); the same with ``detect_every=3``
+  (``track-de3/est1``, ``track-de3``); and tracking off (frame by frame);
 * where the time goes (ms per analyzed frame: waiting for decoded frames,
-  detection, estimation, tracking + aggregation);
+  detection, estimation, tracking + aggregation) and faces estimated per frame;
 * label flicker (changes per track per minute) of the shown, aggregated answers
-  vs the raw frame-by-frame answers of the same tracks.
+  vs the raw frame-by-frame answers of the same tracks (raw: between consecutive
+  fresh estimates, so it is lower where fewer estimates are made).
 
 Usage::
 
@@ -45,16 +50,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # run from
 from agegender import Analyzer  # noqa: E402
 from agegender.io.images import decode_image  # noqa: E402
 from agegender.video import VideoSummary, analyze_video  # noqa: E402
+from agegender.video.analyze import DEFAULT_ESTIMATE_EVERY  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 log = logging.getLogger("benchmarks.video_speed")
 
 W, H, FPS = 640, 480, 30.0
 SETTINGS: dict[str, dict[str, Any]] = {
+    "track/est1": {"track": True, "detect_every": 1, "estimate_every": 1},
     "track": {"track": True, "detect_every": 1},
+    "track-de3/est1": {"track": True, "detect_every": 3, "estimate_every": 1},
     "track-de3": {"track": True, "detect_every": 3},
     "no-track": {"track": False, "detect_every": 1},
 }
+#: before -> after pairs reported as ratios
+PAIRS = (("track/est1", "track"), ("track-de3/est1", "track-de3"))
 
 
 def default_photos() -> Path:
@@ -66,7 +76,7 @@ def default_photos() -> Path:
 def face_crops(analyzer: Analyzer, photo: Path, margin: float = 0.3) -> list[NDArray[np.uint8]]:
     """The faces of a photo (left to right), each cut with ``margin`` of context per side."""
     rgb = decode_image(photo)
-    faces = analyzer.detector.detect(rgb)
+    faces = analyzer.detect([rgb])[0]
     crops = []
     for x1, y1, x2, y2 in sorted(faces.boxes.tolist()):
         mw, mh = margin * (x2 - x1), margin * (y2 - y1)
@@ -120,10 +130,6 @@ def disable_ort_spinning() -> None:
     ort.InferenceSession.__init__ = init  # type: ignore[method-assign]
 
 
-def run(analyzer: Analyzer, clip: Path, setting: str, runs: int) -> list[VideoSummary]:
-    return [analyze_video(analyzer, clip, **SETTINGS[setting]) for _ in range(runs)]
-
-
 def median_summary(runs: list[VideoSummary]) -> VideoSummary:
     """The run with the median speed."""
     return sorted(runs, key=lambda s: s.fps_processed)[len(runs) // 2]
@@ -139,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pad", type=float, default=None, help="detector border padding")
     p.add_argument("--no-spin", action="store_true", help="onnxruntime sessions without spinning")
     p.add_argument("--photos", type=Path, default=None)
+    p.add_argument("--estimate-every", type=int, default=DEFAULT_ESTIMATE_EVERY,
+                   help="K of the 'after' settings (default: analyze_video's)")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     logging.getLogger("agegender.video").setLevel(logging.WARNING)
@@ -161,46 +169,65 @@ def main(argv: list[str] | None = None) -> int:
           f"no-spin {a.no_spin}")
     counts = [int(c) for c in a.faces.split(",")]
     settings = a.settings.split(",")
+    for name in settings:
+        if name not in SETTINGS:
+            raise SystemExit(f"unknown setting {name!r}; choose from {', '.join(SETTINGS)}")
+        if "estimate_every" not in SETTINGS[name] and SETTINGS[name]["track"]:
+            SETTINGS[name]["estimate_every"] = a.estimate_every
     rows = []
+    fps_of: dict[tuple[int, str], list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         # warm up: load the models, first-run allocations
         warm = make_clip(Path(tmp) / "warm.mp4", crops[:2], 10)
         analyze_video(analyzer, warm)
         for n in counts:
             clip = make_clip(Path(tmp) / f"faces{n}.mp4", crops[:n], a.frames)
+            t0 = time.perf_counter()
+            res: dict[str, list[VideoSummary]] = {s: [] for s in settings}
+            for _ in range(a.runs):  # the settings take turns
+                for setting in settings:
+                    res[setting].append(analyze_video(analyzer, clip, **SETTINGS[setting]))
             for setting in settings:
-                t0 = time.perf_counter()
-                res = run(analyzer, clip, setting, a.runs)
-                med = median_summary(res)
-                fps = statistics.median(s.fps_processed for s in res)
+                med = median_summary(res[setting])
+                speeds = [s.fps_processed for s in res[setting]]
+                fps_of[(n, setting)] = speeds
                 per = {k: 1000 * v / max(med.frames_analyzed, 1) for k, v in med.timings.items()}
-                rows.append((n, setting, fps, med, per))
-                log.info(
-                    "%d faces %-9s %5.1f frames/s (runs %s) tracks %d  [%.0f s]",
-                    n,
-                    setting,
-                    fps,
-                    ", ".join(f"{s.fps_processed:.1f}" for s in res),
-                    len(med.tracks),
-                    time.perf_counter() - t0,
-                )
+                rows.append((n, setting, speeds, med, per))
+                log.info("%d faces %-14s %5.1f frames/s (runs %s) tracks %d", n, setting,
+                         statistics.median(speeds), ", ".join(f"{v:.1f}" for v in speeds),
+                         len(med.tracks))
+            log.info("%d faces: %.0f s", n, time.perf_counter() - t0)
 
-    print(f"\n{a.frames} frames 640x480 @30 fps; median of {a.runs} runs; "
+    print(f"\n{a.frames} frames 640x480 @30 fps; median (min-max) of {a.runs} runs; "
+          f"estimate_every of the 'after' settings: {a.estimate_every}; "
           f"load average after: {os.getloadavg()[0]:.2f}\n")
     print("| faces | setting | frames/s | tracks | read | detect | estimate | track+agg | "
-          "flicker shown (age/gender) | flicker raw (age/gender) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for n, setting, fps, med, per in rows:
+          "faces estimated/frame | flicker shown (age/gender) | flicker raw (age/gender) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for n, setting, speeds, med, per in rows:
         ft, fr = med.flicker_tracked, med.flicker_raw
         fl_t = f"{ft['age_group']:.1f} / {ft['gender']:.1f}" if ft else "-"
         fl_r = f"{fr['age_group']:.1f} / {fr['gender']:.1f}" if fr else "-"
         print(
-            f"| {n} | {setting} | {fps:.1f} | {len(med.tracks) if med.tracked else '-'} "
+            f"| {n} | {setting} | {statistics.median(speeds):.1f} "
+            f"({min(speeds):.1f}-{max(speeds):.1f}) "
+            f"| {len(med.tracks) if med.tracked else '-'} "
             f"| {per['read']:.1f} | {per['detect']:.1f} | {per['estimate']:.1f} "
-            f"| {per['track'] + per['aggregate']:.1f} | {fl_t} | {fl_r} |"
+            f"| {per['track'] + per['aggregate']:.1f} "
+            f"| {med.estimates / max(med.frames_analyzed, 1):.2f} | {fl_t} | {fl_r} |"
         )
     print("\nread/detect/estimate/track+agg: ms per analyzed frame (median-speed run); "
           "flicker: label changes per track per minute")
+    pairs = [(b, c) for b, c in PAIRS if b in settings and c in settings]
+    if pairs:
+        print("\nbefore -> after (frames/s, median (min-max); ratio of the medians):")
+        for n in counts:
+            for before, after in pairs:
+                fb, fa = fps_of[(n, before)], fps_of[(n, after)]
+                print(f"  {n} faces {before} -> {after}: "
+                      f"{statistics.median(fb):.1f} ({min(fb):.1f}-{max(fb):.1f}) -> "
+                      f"{statistics.median(fa):.1f} ({min(fa):.1f}-{max(fa):.1f}), "
+                      f"x{statistics.median(fa) / max(statistics.median(fb), 1e-9):.2f}")
     return 0
 
 

@@ -21,6 +21,7 @@ from agegender.errors import InputError, VideoError
 from agegender.io.images import decode_image
 from agegender.io.video import VIDEO_EXTENSIONS, VideoWriter, is_video, open_video
 from agegender.video import TRACK_CSV_COLUMNS, analyze_video, flicker_report
+from agegender.video.analyze import DEFAULT_ESTIMATE_EVERY
 
 FPS = 30.0
 
@@ -141,7 +142,10 @@ def test_frame_dicts_are_json_ready_and_flicker_is_lower_tracked(two_faces_run: 
     assert fr["frame"] == 30 and fr["time"] == pytest.approx(1.0, abs=1e-3)
     f = fr["faces"][0]
     assert {"box", "score", "age", "gender", "track_id", "raw"} <= set(f)
-    assert set(f["raw"]) == {"age", "gender"}
+    # raw: the model's answer where the face was estimated on that frame, else None
+    raws = [f["raw"] for fr in frames for f in fr["faces"]]
+    assert all(r is None or set(r) == {"age", "gender"} for r in raws)
+    assert sum(r is not None for r in raws) == summary.estimates
     assert summary.flicker_tracked is not None and summary.flicker_raw is not None
     assert summary.flicker_tracked["gender"] <= summary.flicker_raw["gender"]
     assert summary.flicker_tracked["age_group"] <= summary.flicker_raw["age_group"]
@@ -195,6 +199,27 @@ def test_detect_every_3_still_two_tracks(analyzer: Any, two_faces: Path) -> None
     # predicted frames still show both faces, with their tracks' answers
     assert sum(len(fr["faces"]) == 2 for fr in frames) >= 55
     assert all("age" in f and "gender" in f for fr in frames for f in fr["faces"])
+
+
+def test_estimate_every_estimates_less_for_the_same_answers(
+    analyzer: Any, two_faces: Path, two_faces_run: Any
+) -> None:
+    summary, frames, _ = two_faces_run  # the default: estimate_every=DEFAULT_ESTIMATE_EVERY
+    every: list[dict[str, Any]] = []
+    s1 = analyze_video(analyzer, two_faces, estimate_every=1, on_frame=every.append)
+    faces_seen = sum(len(fr["faces"]) for fr in every)
+    assert s1.estimates == faces_seen  # every detection estimated
+    # each track: on its first frame, then about every K-th frame (a quality gain may add some)
+    k = DEFAULT_ESTIMATE_EVERY
+    assert 2 * (60 // k) <= summary.estimates <= faces_seen / 3, summary.estimates
+    assert [t["track_id"] for t in summary.tracks] == [t["track_id"] for t in s1.tracks]
+    for t, t1 in zip(summary.tracks, s1.tracks, strict=True):
+        assert t["gender"]["label"] == t1["gender"]["label"]
+        assert abs(t["age"]["years"] - t1["age"]["years"]) < 3.0, (t, t1)
+        assert t["age"]["frames"] < t1["age"]["frames"]  # evidence: fresh estimates only
+    assert summary.flicker_tracked["age_group"] <= s1.flicker_tracked["age_group"]
+    with pytest.raises(InputError, match="estimate_every"):
+        analyze_video(analyzer, two_faces, estimate_every=0)
 
 
 def test_no_track_every_and_stop(analyzer: Any, two_faces: Path) -> None:

@@ -85,3 +85,80 @@ def test_bad_combinations() -> None:
         FrameStep(FakeAnalyzer([]), None, TrackAggregator())  # type: ignore[arg-type]
     with pytest.raises(InputError, match="needs a tracker"):
         FrameStep(FakeAnalyzer([]))(FRAME, 0, detect=False)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------- estimate_every
+def tracked_step(an: FakeAnalyzer, k: int, **kw: Any) -> FrameStep:
+    return FrameStep(
+        an,  # type: ignore[arg-type]
+        FaceTracker(drop_unconfirmed=True),
+        TrackAggregator(fps=30.0),
+        estimate_every=k,
+        **kw,
+    )
+
+
+def test_a_tracked_face_is_estimated_when_new_and_every_kth_frame() -> None:
+    n = 30
+    an = FakeAnalyzer([faces_at([10 + i, 300 + i]) for i in range(n)])
+    step = tracked_step(an, 10)
+    fresh = [step(FRAME, i, i / 30.0).fresh.tolist() for i in range(n)]
+    assert [i for i, f in enumerate(fresh) if any(f)] == [0, 10, 20]
+    assert all(f in ([True, True], [False, False]) for f in fresh)
+    assert an.estimated == [2, 2, 2] and step.estimates == 6 and step.detections == n
+
+
+def test_rows_not_estimated_carry_the_last_estimate_and_add_no_evidence() -> None:
+    an = FakeAnalyzer([faces_at([10 + 5 * i]) for i in range(12)])
+    agg = TrackAggregator(fps=30.0)
+    step = FrameStep(
+        an, FaceTracker(drop_unconfirmed=True), agg, estimate_every=10  # type: ignore[arg-type]
+    )
+    answers = [step(FRAME, i, i / 30.0) for i in range(12)]
+    first = answers[0].raw.age_years
+    # frames 1..9: the model's answer of frame 0 (x = 10: 21 years), not re-estimated
+    for a in answers[1:10]:
+        assert not a.fresh.any()
+        np.testing.assert_array_equal(a.raw.age_years, first)
+        np.testing.assert_array_equal(a.raw.age_dist, answers[0].raw.age_dist)
+    assert answers[10].fresh.all()
+    np.testing.assert_allclose(answers[10].raw.age_years, [20.0 + 6.0], atol=0.5)  # x = 60
+    rec = agg.summary()[0]
+    assert rec["frames"] == 12 and rec["age"]["frames"] == 2 and rec["gender"]["frames"] == 2
+
+
+def test_a_better_detection_and_a_new_track_are_estimated_at_once() -> None:
+    dets = [faces_at([10.0], scores=[0.6]) for _ in range(4)]
+    dets += [faces_at([10.0], scores=[0.95])]  # quality up by 0.35
+    dets += [faces_at([10.0, 300.0], scores=[0.95, 0.9]) for _ in range(4)]  # a new face
+    an = FakeAnalyzer(dets)
+    step = tracked_step(an, 30)
+    fresh = [step(FRAME, i, i / 30.0).fresh.tolist() for i in range(len(dets))]
+    assert fresh[:5] == [[True], [False], [False], [False], [True]]
+    # the new face is confirmed on its 2nd detection (frame 6) and estimated then, alone
+    assert fresh[5] == [False] and fresh[6] == [False, True] and fresh[8] == [False, False]
+    assert an.estimated == [1, 1, 1]
+
+
+def test_nearly_due_faces_join_a_batch() -> None:
+    # K = 8; face 1 is estimated at frame 0, face 2 (seen from frame 1, confirmed on its
+    # 2nd detection) at frame 2: at frame 8 face 1 is due, and face 2, which has waited
+    # 6 = K - K // 4 frames, joins its batch instead of coming due alone at frame 10
+    dets = [faces_at([10.0])] + [faces_at([10.0, 300.0]) for _ in range(13)]
+    an = FakeAnalyzer(dets)
+    step = tracked_step(an, 8)
+    fresh = [step(FRAME, i).fresh.tolist() for i in range(len(dets))]
+    assert fresh[0] == [True] and fresh[2] == [False, True]
+    assert fresh[8] == [True, True] and fresh[10] == [False, False]
+    assert an.estimated == [1, 1, 2]
+
+
+def test_estimate_every_1_is_every_detection_and_bad_values() -> None:
+    an = FakeAnalyzer([faces_at([10 + i]) for i in range(5)])
+    step = tracked_step(an, 1)
+    assert all(step(FRAME, i).fresh.all() for i in range(5)) and an.estimated == [1] * 5
+    for bad in (0, 2.5, True):
+        with pytest.raises(InputError, match="estimate_every"):
+            tracked_step(FakeAnalyzer([]), bad)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="needs tracking"):
+        FrameStep(FakeAnalyzer([]), estimate_every=3)  # type: ignore[arg-type]

@@ -14,12 +14,19 @@ log = logging.getLogger("agegender")
 
 
 def add_video_options(p: argparse.ArgumentParser) -> None:
+    from ..video.analyze import DEFAULT_ESTIMATE_EVERY
+
     g = p.add_argument_group("video, camera and stream inputs")
     g.add_argument("--camera", type=int, metavar="INDEX", help="analyze camera INDEX (0 = first)")
     g.add_argument("--every", type=int, default=1, metavar="N", help="analyze every Nth frame")
     g.add_argument("--detect-every", type=int, default=3, metavar="K",
                    help="detect (and estimate) every Kth analyzed frame and track in between; "
                    "default 3 (10 detections/s at 30 fps); 1 for every frame")
+    g.add_argument("--estimate-every", type=int, default=DEFAULT_ESTIMATE_EVERY, metavar="K",
+                   help="estimate a tracked face's age and gender again every Kth analyzed frame "
+                   "(and when its track is new or its detection gets better); in between it "
+                   f"shows its track's answer; default {DEFAULT_ESTIMATE_EVERY}; 1 for every "
+                   "detection")
     g.add_argument("--no-track", action="store_true", help="frame-by-frame answers, no tracking")
     g.add_argument("--show", action="store_true", help="show the annotated video (needs a display)")
     g.add_argument("--tracks", metavar="FILE", help="per-track summary to FILE (.json or .csv)")
@@ -77,6 +84,7 @@ def run_videos(analyzer: Any, sources: list[str | int], a: argparse.Namespace) -
                 src,
                 every=a.every,
                 detect_every=a.detect_every,
+                estimate_every=a.estimate_every,
                 track=not a.no_track,
                 out=_out_for(a.out, name, many),
                 show=a.show,

@@ -4,7 +4,8 @@ Each connection has its own face tracker and per-track aggregation, the same as
 ``agegender analyze VIDEO`` (:func:`agegender.video.default_tracker`,
 :class:`agegender.track.TrackAggregator`): each face carries a ``track_id`` that stays
 the same while the person is in view, and its age and gender are that person's
-aggregated answer, which steadies as frames accumulate. ``people`` counts the tracks
+aggregated answer, which steadies as frames accumulate. Unlike video files, every
+detection is estimated (``estimate_every=1``): a browser sends few frames a second. ``people`` counts the tracks
 confirmed on this connection so far.
 
 A text message ``{"threshold": 0.8, "min_face": 40}`` sets this connection's minimum

@@ -188,7 +188,12 @@ class TrackAggregator:
 
     # -------------------------------------------------------------- update
     def update(
-        self, faces: Faces, frame_index: int | None = None, timestamp: float | None = None
+        self,
+        faces: Faces,
+        frame_index: int | None = None,
+        timestamp: float | None = None,
+        *,
+        evidence: NDArray[np.bool_] | None = None,
     ) -> Faces:
         """Add one frame's evidence and return a new ``Faces`` with the tracks' answers.
 
@@ -201,6 +206,9 @@ class TrackAggregator:
                 (0 for the first call).
             timestamp: time of the frame in seconds; defaults to
                 ``frame_index / fps`` when ``fps`` was given.
+            evidence: ``(N,)`` bool, False for rows whose answers are not new (a
+                track's earlier estimate, repeated): they add no evidence but get
+                their track's aggregate. Default: every row is evidence.
 
         Returns:
             A new ``Faces`` (``faces`` is not modified) whose age columns
@@ -219,6 +227,13 @@ class TrackAggregator:
 
         tids = faces.track_id
         weights = face_quality(faces.boxes, faces.scores, self.quality_px)
+        if evidence is not None:
+            if np.shape(evidence) != (len(faces),):
+                raise InputError(
+                    f"evidence must have one entry per face ({len(faces)}), "
+                    f"got shape {np.shape(evidence)}"
+                )
+            weights = np.where(np.asarray(evidence, dtype=bool), weights, 0.0)
         for i, tid in enumerate(int(t) for t in tids):
             if tid < 0:
                 continue

@@ -25,13 +25,18 @@ from .summary import VideoSummary
 if TYPE_CHECKING:
     from ..analyzer import Analyzer
 
-__all__ = ["FrameCallback", "analyze_video", "default_tracker"]
+__all__ = ["DEFAULT_ESTIMATE_EVERY", "FrameCallback", "analyze_video", "default_tracker"]
 
 # The name the single-module ``agegender.video`` logged under, kept for --debug output.
 log = logging.getLogger("agegender.video")
 
 #: ``on_frame(frame_dict)``; returning ``False`` stops the analysis (None or True go on).
 FrameCallback = Callable[[dict[str, Any]], "bool | None"]
+
+#: :func:`analyze_video`'s ``estimate_every``: a tracked face is estimated again every
+#: 10th analyzed frame (3 times a second at 30 frames/s), when new, or when its detection
+#: quality improves (``docs/video.md`` has the measurements behind the choice).
+DEFAULT_ESTIMATE_EVERY = 10
 
 
 def default_tracker(fps: float, every: int = 1, detect_every: int = 1) -> FaceTracker:
@@ -47,6 +52,7 @@ def analyze_video(
     *,
     every: int = 1,
     detect_every: int = 1,
+    estimate_every: int = DEFAULT_ESTIMATE_EVERY,
     track: bool = True,
     out: str | os.PathLike[str] | None = None,
     show: bool = False,
@@ -67,6 +73,11 @@ def analyze_video(
         detect_every: detect (and estimate) on every K-th analyzed frame; the
             tracker predicts the boxes in between, which show each track's
             aggregated answer (no estimation). Needs ``track=True``.
+        estimate_every: estimate a tracked face again every K-th analyzed frame (on the
+            next detection frame), besides when its track is new or its detection
+            quality improves (:class:`~agegender.track.step.FrameStep`); in between it
+            shows its track's aggregate. 1 estimates every detection (the answers of
+            earlier versions). Ignored without tracking (every face is estimated).
         track: track faces and aggregate their answers; False gives frame-by-frame
             answers without track ids.
         out: write an annotated video here (``.mp4``), at ``fps / every`` frames per
@@ -101,6 +112,10 @@ def analyze_video(
         )
     if max_frames is not None and max_frames < 1:
         raise InputError(f"max_frames must be >= 1, got {max_frames}")
+    if isinstance(estimate_every, bool) or not isinstance(estimate_every, int) or (
+        estimate_every < 1
+    ):
+        raise InputError(f"estimate_every must be a whole number >= 1, got {estimate_every!r}")
     if not track and detect_every > 1:
         log.warning("detect_every=%d needs tracking; detecting on every frame", detect_every)
         detect_every = 1
@@ -119,7 +134,9 @@ def analyze_video(
         tracker = aggregator = None
     writer: VideoWriter | None = None
     window: _Window | None = None
-    frame_step = FrameStep(analyzer, tracker, aggregator)
+    frame_step = FrameStep(
+        analyzer, tracker, aggregator, estimate_every=estimate_every if track else 1
+    )
     labels = _LabelLog() if aggregator is not None else None
     timings = dict.fromkeys(_TIMING_KEYS, 0.0)
     summary = VideoSummary(
@@ -194,6 +211,7 @@ def analyze_video(
     summary.frames_read = video.frames_read
     summary.frames_analyzed = k
     summary.detections = frame_step.detections
+    summary.estimates = frame_step.estimates
     summary.fps_processed = k / summary.seconds if summary.seconds > 0 else 0.0
     for stage, spent in frame_step.timings.items():
         timings[stage] += spent

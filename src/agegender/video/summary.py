@@ -44,7 +44,9 @@ class VideoSummary:
         frame_count: frames the file's header announces (None for live sources).
         frames_read: frames decoded (all of them, also those skipped by ``every``).
         frames_analyzed: frames analyzed (every ``every``-th frame read).
-        detections: analyzed frames on which detection (and estimation) ran.
+        detections: analyzed frames on which detection ran.
+        estimates: faces estimated (each face counts once per estimation; with
+            ``estimate_every`` > 1 a tracked face is not estimated on every detection).
         seconds: wall-clock seconds from the first frame to the last.
         fps_processed: ``frames_analyzed / seconds``.
         tracked: whether tracking was on.
@@ -72,6 +74,7 @@ class VideoSummary:
     frames_read: int = 0
     frames_analyzed: int = 0
     detections: int = 0
+    estimates: int = 0
     seconds: float = 0.0
     fps_processed: float = 0.0
     tracked: bool = True
@@ -93,6 +96,7 @@ class VideoSummary:
             "frames_read": self.frames_read,
             "frames_analyzed": self.frames_analyzed,
             "detections": self.detections,
+            "estimates": self.estimates,
             "seconds": round(self.seconds, 3),
             "fps_processed": round(self.fps_processed, 2),
             "tracked": self.tracked,
