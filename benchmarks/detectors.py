@@ -3,17 +3,23 @@
 For each available detector (our MTCNN; the Haar cascades, with and without the
 profile pass, at their own default padding 0.1; dlib's HOG detector with upsample 0
 and 1, run on the image padded exactly as :class:`agegender.detect.base.BaseDetector`
-pads it) this measures
+pads it; and, with ``--only``, any name of ``agegender.detect.detector_names()`` as
+``create_detector`` makes it) this measures
 
 * recall on the first N UTKFace ``test`` crops: share of images with >= 1 face;
 * median milliseconds per image on those crops;
 * median milliseconds per image on each of the 3 real photos, detected R times
-  each, and how many faces each photo gave.
+  each, and how many faces each photo gave;
+* with ``--clip``: faces found over the frames of a video and median ms per frame.
+
+``--max-side 1280,640`` repeats every row at each view size (``max_side``; 0: never
+downscale), which is how the detectors' defaults were chosen.
 
 Usage::
 
-    PYTHONPATH=src python benchmarks/detectors.py [--n 500] [--repeats 5] [--shared DIR]
-        [--only "haar,haar frontal only"]
+    AGEGENDER_MIRROR=../shared/models PYTHONPATH=src python benchmarks/detectors.py \
+        [--n 500] [--repeats 5] [--shared DIR] [--only "yunet,haar frontal only"] \
+        [--max-side 1280,960,640,480] [--clip ../notes/equiv-before/clip.mp4]
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,6 +98,9 @@ class Row:
     utk_ms: float
     photo_ms: list[float]
     photo_faces: list[int]
+    clip_faces: int = 0
+    clip_frames: int = 0
+    clip_ms: float = float("nan")
 
 
 def _rgb(path: Path) -> Image_:
@@ -106,13 +115,20 @@ def _shared(arg: str | None) -> Path:
     return Path(env) if env else REPO.parent / "shared"
 
 
-def _detectors(max_side: int | None) -> list[tuple[str, Callable[[], Detector]]]:
+def _detectors(kw: dict[str, Any]) -> list[tuple[str, Callable[[], Detector]]]:
+    """(row name, maker) of each row; ``kw`` (``max_side``, or nothing) goes to each."""
+    from agegender.detect import detector_info, detector_names
     from agegender.detect.haar import HaarDetector
 
     makers: list[tuple[str, Callable[[], Detector]]] = [
-        ("mtcnn", lambda: MTCNNDetector(max_side=max_side)),
-        ("haar", lambda: HaarDetector(max_side=max_side)),
-        ("haar frontal only", lambda: HaarDetector(max_side=max_side, profile=False)),
+        (n, lambda n=n: detector_info(n).factory(**kw))
+        for n in detector_names()
+        if n not in ("auto", "mtcnn", "haar")
+    ]
+    makers += [
+        ("mtcnn", lambda: MTCNNDetector(**kw)),
+        ("haar", lambda: HaarDetector(**kw)),
+        ("haar frontal only", lambda: HaarDetector(**kw, profile=False)),
     ]
     try:
         import dlib  # noqa: F401
@@ -121,7 +137,7 @@ def _detectors(max_side: int | None) -> list[tuple[str, Callable[[], Detector]]]
     else:
         for up in (0, 1):
             makers.append(
-                (f"dlib-hog up{up}", lambda up=up: DlibHOGDetector(upsample=up, max_side=max_side))
+                (f"dlib-hog up{up}", lambda up=up: DlibHOGDetector(upsample=up, **kw))
             )
     return makers
 
@@ -138,7 +154,30 @@ def _timed(det: Detector, image: Image_) -> tuple[int, float]:
     return len(faces), (clock() - t0) * 1000.0
 
 
-def bench(det: Detector, name: str, crops: list[Image_], photos: list[Image_], repeats: int) -> Row:
+def _frames(clip: Path | None) -> list[Image_]:
+    if clip is None:
+        return []
+    import cv2
+
+    cap = cv2.VideoCapture(str(clip))
+    frames = []
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    cap.release()
+    return frames
+
+
+def bench(
+    det: Detector,
+    name: str,
+    crops: list[Image_],
+    photos: list[Image_],
+    repeats: int,
+    frames: Sequence[Image_] = (),
+) -> Row:
     det.detect(photos[0] if photos else crops[0])  # warm-up: load models, first allocations
     found, utk_ms = 0, []
     for im in crops:
@@ -155,7 +194,15 @@ def bench(det: Detector, name: str, crops: list[Image_], photos: list[Image_], r
             times.append(ms)
         photo_ms.append(statistics.median(times))
         photo_faces.append(counts[0])
+    clip_faces, clip_ms = 0, []
+    for im in frames:
+        n, ms = _timed(det, im)
+        clip_faces += n
+        clip_ms.append(ms)
     return Row(
+        clip_faces=clip_faces,
+        clip_frames=len(frames),
+        clip_ms=statistics.median(clip_ms) if clip_ms else float("nan"),
         name=name,
         recall=found / max(len(crops), 1),
         found=found,
@@ -171,6 +218,9 @@ def table(results: list[Row], photo_names: list[str]) -> str:
     short = [p.split(".")[0].split("_")[0] for p in photo_names]
     head = ["detector", "UTK recall", "UTK ms/img", *(f"{s} ms" for s in short)]
     head.append("faces " + "/".join(short))
+    clip = any(r.clip_frames for r in results)
+    if clip:
+        head += ["clip faces/frames", "clip ms/frame"]
     body = [
         [
             r.name,
@@ -178,6 +228,7 @@ def table(results: list[Row], photo_names: list[str]) -> str:
             f"{r.utk_ms:.1f}",
             *(f"{ms:.1f}" for ms in r.photo_ms),
             "/".join(str(c) for c in r.photo_faces),
+            *([f"{r.clip_faces}/{r.clip_frames}", f"{r.clip_ms:.1f}"] if clip else []),
         ]
         for r in results
     ]
@@ -201,10 +252,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="time with the wall clock, or with this process's CPU time (shared machines)")
     ap.add_argument(
         "--max-side",
-        type=int,
-        default=1280,
-        help="downscale padded images above this longer side (the Detector default); 0: never",
+        default=None,
+        help="comma-separated view sizes (longest side, padding included) to run each "
+        "detector at; 0: never downscale (default: each detector's own)",
     )
+    ap.add_argument("--clip", type=Path, help="also detect every frame of this video")
     args = ap.parse_args(argv)
     global CLOCK
     CLOCK = args.clock
@@ -218,22 +270,28 @@ def main(argv: list[str] | None = None) -> int:
     photos = [_rgb(shared / "data" / "photos" / p) for p in PHOTOS]
     log.info("%d UTKFace test crops, %d photos x %d", len(crops), len(photos), args.repeats)
 
+    frames = _frames(args.clip)
     results: list[Row] = []
-    max_side = args.max_side or None
-    only = set(args.only.split(",")) if args.only else None
-    for name, make in _detectors(max_side):
-        if only is not None and name not in only:
-            continue
-        try:
-            det = make()
-            results.append(bench(det, name, crops, photos, args.repeats))
-        except (ModelUnavailableError, ImportError) as e:
-            log.warning("skipping %s: %s", name, e)
+    sides: list[int | None] = (
+        [int(x) or None for x in args.max_side.split(",")] if args.max_side else [-1]
+    )
+    only = args.only.split(",") if args.only else None
+    for side in sides:
+        makers = dict(_detectors({} if side == -1 else {"max_side": side}))
+        for name in only if only is not None else list(makers):
+            if name not in makers:
+                ap.error(f"--only: no detector row {name!r}; choose from {', '.join(makers)}")
+            label = name if side == -1 else f"{name} @{side or 'full'}"
+            try:
+                det = makers[name]()
+                results.append(bench(det, label, crops, photos, args.repeats, frames))
+            except (ModelUnavailableError, ImportError) as e:
+                log.warning("skipping %s: %s", label, e)
 
     print(
         f"median {args.clock} ms per image; photos: each detected {args.repeats} times "
-        f"(median per photo); UTKFace: first {len(crops)} test crops; pad 0.25, "
-        f"max_side {max_side}"
+        f"(median per photo); UTKFace: first {len(crops)} test crops; view sizes "
+        f"{args.max_side or 'each detector default'}; machine shared with other jobs"
     )
     print(table(results, list(PHOTOS)))
     return 0

