@@ -176,3 +176,18 @@ def test_utkface_recall(detector: MTCNNDetector, utkface: Path) -> None:
     assert len(rows) == 200
     found = sum(len(detector.detect(_rgb(utkface / r["path"]))) >= 1 for r in rows)
     assert found / len(rows) >= 0.97, f"found a face in {found}/{len(rows)} crops"
+
+
+def test_batch_of_same_size_images_matches_one_by_one(detector: MTCNNDetector, utkface: Path,
+                                                      photos: Path) -> None:
+    with open(utkface / "labels.csv", newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["split"] == "test"][:12]
+    images = [_rgb(utkface / r["path"]) for r in rows]
+    images.insert(5, _rgb(photos / "astronaut.png"))  # another size in the middle
+    one = [detector.detect(im) for im in images]
+    batch = detector.detect_batch(images)
+    assert [len(f) for f in batch] == [len(f) for f in one]
+    for a, b in zip(one, batch, strict=True):
+        np.testing.assert_allclose(a.boxes, b.boxes, atol=0.05)
+        np.testing.assert_allclose(a.scores, b.scores, atol=1e-4)
+        np.testing.assert_allclose(a.landmarks, b.landmarks, atol=0.05)

@@ -31,6 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import ModelUnavailableError
+from ..faces import Faces
 from .base import BaseDetector, RawDetections, View, nms
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -254,85 +255,132 @@ class MTCNNDetector(BaseDetector):
         return scales
 
     def _stage1(
-        self, pnet: ort.InferenceSession, pyramid: _Pyramid, view_scale: float
-    ) -> tuple[FloatArray, FloatArray]:
-        iw, ih = pyramid.octave(0).shape[:2]
-        all_boxes: list[FloatArray] = []
-        all_scores: list[FloatArray] = []
-        all_offsets: list[FloatArray] = []
+        self, pnet: ort.InferenceSession, pyramids: list[_Pyramid], view_scale: float
+    ) -> list[FloatArray]:
+        """P-Net on every pyramid level, one run per level for all (same-size) images."""
+        iw, ih = pyramids[0].octave(0).shape[:2]
+        found: list[list[tuple[FloatArray, FloatArray, FloatArray]]] = [[] for _ in pyramids]
         for scale in self._scales(iw, ih, view_scale):
             sw = int(np.ceil(iw * scale))
             sh = int(np.ceil(ih * scale))
-            level = pyramid.level(sw, sh)  # rows are x, columns are y
-            reg, prob = self._run(pnet, _normalise(level[None]))
-            prob = prob[0, :, :, 1]
-            xs, ys = np.nonzero(prob >= self.steps[0])
-            if xs.size == 0:
+            levels = np.stack([p.level(sw, sh) for p in pyramids])  # rows are x, columns y
+            regs, probs = self._run(pnet, _normalise(levels))
+            for k in range(len(pyramids)):
+                prob = probs[k, :, :, 1]
+                xs, ys = np.nonzero(prob >= self.steps[0])
+                if xs.size == 0:
+                    continue
+                scores = prob[xs, ys].astype(np.float32)
+                gx = (xs * _STRIDE).astype(np.float32)
+                gy = (ys * _STRIDE).astype(np.float32)
+                boxes = np.stack([gx, gy, gx + _CELL, gy + _CELL], axis=1) / np.float32(scale)
+                keep = nms(boxes, scores, 0.5)
+                offsets = regs[k, xs[keep], ys[keep], :].astype(np.float32)
+                found[k].append((boxes[keep], scores[keep], offsets))
+        out: list[FloatArray] = []
+        for parts in found:
+            if not parts:
+                out.append(np.zeros((0, 4), np.float32))
                 continue
-            scores = prob[xs, ys].astype(np.float32)
-            gx = (xs * _STRIDE).astype(np.float32)
-            gy = (ys * _STRIDE).astype(np.float32)
-            boxes = np.stack([gx, gy, gx + _CELL, gy + _CELL], axis=1) / np.float32(scale)
-            keep = nms(boxes, scores, 0.5)
-            all_boxes.append(boxes[keep])
-            all_scores.append(scores[keep])
-            all_offsets.append(reg[0, xs[keep], ys[keep], :].astype(np.float32))
-        if not all_boxes:
-            return np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
-        boxes = np.concatenate(all_boxes)
-        scores = np.concatenate(all_scores)
-        offsets = np.concatenate(all_offsets)
-        # cross-scale NMS on the window boxes, then refine the survivors
-        keep = nms(boxes, scores, 0.7)
-        return _square(_regress(boxes[keep], offsets[keep])), scores[keep]
+            boxes, scores, offsets = (np.concatenate(x) for x in zip(*parts, strict=True))
+            # cross-scale NMS on the window boxes, then refine the survivors
+            keep = nms(boxes, scores, 0.7)
+            out.append(_square(_regress(boxes[keep], offsets[keep])))
+        return out
+
+    def _crops(
+        self, pyramids: list[_Pyramid], boxes: list[FloatArray], size: int
+    ) -> NDArray[np.float32]:
+        """The boxes of every image as one normalised batch of ``size`` px patches."""
+        return _normalise(np.concatenate([p.crops(b, size) for p, b in zip(pyramids, boxes,
+                                                                          strict=True)]))
 
     def _stage2(
-        self, rnet: ort.InferenceSession, pyramid: _Pyramid, boxes: FloatArray
-    ) -> tuple[FloatArray, FloatArray]:
-        reg, prob = self._run(rnet, _normalise(pyramid.crops(boxes, 24)))
-        scores = prob[:, 1].astype(np.float32)
-        ok = scores > self.steps[1]
-        boxes, scores, reg = boxes[ok], scores[ok], reg[ok]
-        if len(boxes) == 0:
-            return boxes, scores
-        keep = nms(boxes, scores, 0.7)
-        return _square(_regress(boxes[keep], reg[keep])), scores[keep]
+        self, rnet: ort.InferenceSession, pyramids: list[_Pyramid], boxes: list[FloatArray]
+    ) -> list[FloatArray]:
+        """R-Net on the P-Net boxes of all images in one run."""
+        regs, probs = self._run(rnet, self._crops(pyramids, boxes, 24))
+        out: list[FloatArray] = []
+        start = 0
+        for b in boxes:
+            reg, prob = regs[start : start + len(b)], probs[start : start + len(b)]
+            start += len(b)
+            scores = prob[:, 1].astype(np.float32)
+            ok = scores > self.steps[1]
+            b, scores, reg = b[ok], scores[ok], reg[ok]
+            if len(b) == 0:
+                out.append(b)
+                continue
+            keep = nms(b, scores, 0.7)
+            out.append(_square(_regress(b[keep], reg[keep])))
+        return out
 
     def _stage3(
-        self, onet: ort.InferenceSession, pyramid: _Pyramid, boxes: FloatArray
-    ) -> RawDetections:
-        boxes = np.rint(boxes).astype(np.float32)
-        reg, pts, prob = self._run(onet, _normalise(pyramid.crops(boxes, 48)))
-        scores = prob[:, 1].astype(np.float32)
-        ok = scores > self.steps[2]
-        boxes, scores, reg, pts = boxes[ok], scores[ok], reg[ok], pts[ok]
-        w = (boxes[:, 2] - boxes[:, 0])[:, None]
-        h = (boxes[:, 3] - boxes[:, 1])[:, None]
-        lx = boxes[:, 0:1] + w * pts[:, 0:5]
-        ly = boxes[:, 1:2] + h * pts[:, 5:10]
-        landmarks = np.stack([lx, ly], axis=2).astype(np.float32)
-        boxes = _regress(boxes, reg)
-        keep = nms(boxes, scores, 0.7, over="min")
-        return boxes[keep], scores[keep], landmarks[keep]
+        self, onet: ort.InferenceSession, pyramids: list[_Pyramid], boxes: list[FloatArray]
+    ) -> list[RawDetections]:
+        """O-Net on the R-Net boxes of all images in one run: scores, boxes, landmarks."""
+        boxes = [np.rint(b).astype(np.float32) for b in boxes]
+        regs, ptss, probs = self._run(onet, self._crops(pyramids, boxes, 48))
+        out: list[RawDetections] = []
+        start = 0
+        for b in boxes:
+            sl = slice(start, start + len(b))
+            start += len(b)
+            reg, pts, scores = regs[sl], ptss[sl], probs[sl, 1].astype(np.float32)
+            ok = scores > self.steps[2]
+            b, scores, reg, pts = b[ok], scores[ok], reg[ok], pts[ok]
+            w = (b[:, 2] - b[:, 0])[:, None]
+            h = (b[:, 3] - b[:, 1])[:, None]
+            lx = b[:, 0:1] + w * pts[:, 0:5]
+            ly = b[:, 1:2] + h * pts[:, 5:10]
+            landmarks = np.stack([lx, ly], axis=2).astype(np.float32)
+            b = _regress(b, reg)
+            keep = nms(b, scores, 0.7, over="min")
+            out.append((b[keep], scores[keep], landmarks[keep]))
+        return out
 
-    def _detect_raw(self, view: View) -> RawDetections:
-        image = view.image
+    def _detect_views(self, views: list[View]) -> list[RawDetections]:
+        """Raw detections of views of one size (and scale), each stage one batch for all."""
         pnet, rnet, onet = self._load()
         empty: RawDetections = (
             np.zeros((0, 4), np.float32),
             np.zeros((0,), np.float32),
             np.zeros((0, 5, 2), np.float32),
         )
-        if min(image.shape[:2]) < _CELL:
-            return empty
+        if min(views[0].image.shape[:2]) < _CELL:
+            return [empty for _ in views]
         # (W, H, 3): the networks were trained on transposed images
-        pyramid = _Pyramid(cv2.transpose(image))  # type: ignore[arg-type]
-        boxes, _ = self._stage1(pnet, pyramid, view.scale)
-        if len(boxes):
-            boxes, _ = self._stage2(rnet, pyramid, boxes)
-        if len(boxes) == 0:
-            return empty
-        return self._stage3(onet, pyramid, boxes)
+        pyramids = [_Pyramid(cv2.transpose(v.image)) for v in views]  # type: ignore[arg-type]
+        boxes = self._stage1(pnet, pyramids, views[0].scale)
+        live = [k for k, b in enumerate(boxes) if len(b)]
+        if live:
+            refined = self._stage2(rnet, [pyramids[k] for k in live], [boxes[k] for k in live])
+            for k, b in zip(live, refined, strict=True):
+                boxes[k] = b
+        live = [k for k, b in enumerate(boxes) if len(b)]
+        out = [empty for _ in views]
+        if live:
+            final = self._stage3(onet, [pyramids[k] for k in live], [boxes[k] for k in live])
+            for k, raw in zip(live, final, strict=True):
+                out[k] = raw
+        return out
+
+    def _detect_raw(self, view: View) -> RawDetections:
+        return self._detect_views([view])[0]
+
+    def detect_batch(self, images: Sequence[NDArray[np.uint8]]) -> list[Faces]:
+        """Faces of each image; images of one size go through each network in one run."""
+        for im in images:
+            self._check(im)
+        views = [self.prepare(im) for im in images]
+        groups: dict[tuple[tuple[int, ...], tuple[int, ...]], list[int]] = {}
+        for i, (im, v) in enumerate(zip(images, views, strict=True)):
+            groups.setdefault((im.shape, v.image.shape), []).append(i)
+        out: list[Faces] = [Faces.empty()] * len(images)
+        for idx in groups.values():
+            for i, raw in zip(idx, self._detect_views([views[i] for i in idx]), strict=True):
+                out[i] = self._finish(raw, views[i], images[i].shape[0], images[i].shape[1])
+        return out
 
     def __repr__(self) -> str:
         return (
