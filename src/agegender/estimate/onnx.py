@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import threading
 from collections import OrderedDict
 from typing import Any, Literal
@@ -93,8 +94,16 @@ def _session(path: Any, providers: list[str]) -> Any:
             # (measured 2.4x slower video on 2 cores with spinning on)
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
+            # measured on 2 cores (benchmarks/quantize.py, the FaceRes graph alone): one
+            # intra-op thread per usable core is 1.3-1.6x faster than one thread at 8-32
+            # faces a batch and ties at 1; the parallel executor (2 inter-op threads) is
+            # 1.4-1.9x slower than the sequential one; spinning gains nothing
+            opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+            opts.inter_op_num_threads = 1
             if _SESSION_THREADS is not None:
                 opts.intra_op_num_threads = _SESSION_THREADS
+            elif hasattr(os, "sched_getaffinity"):  # the cores this process may use
+                opts.intra_op_num_threads = len(os.sched_getaffinity(0))
             sess = _SESSIONS[key] = ort.InferenceSession(str(path), opts, providers=providers)
     return sess
 
