@@ -75,7 +75,7 @@ def main() -> int:
     labels = (a.shared / "data/utkface/labels.csv").read_text().splitlines()
     rows = [r for r in csv.DictReader(labels) if r["split"] == "test"]
     images = [decode_image(a.shared / "data/utkface" / r["path"]) for r in rows[: a.faces]]
-    an = Analyzer(profile="permissive", detector="hog+mtcnn")
+    an = Analyzer(profile="permissive", detector="hog-mtcnn")
     faces = [an.detector.detect(im) for im in images]
     faces = [f[:1] if len(f) else Faces(boxes=[[20, 20, 180, 180]], scores=[1.0],
              landmarks=np.full((1, 5, 2), np.nan, np.float32)) for f in faces]
