@@ -91,3 +91,21 @@ def test_annotate_stays_a_function_after_submodules_load():
     import agegender.cli.main  # noqa: F401
 
     assert callable(agegender.annotate) and agegender.annotate.__name__ == "annotate"
+
+
+def test_detect_size_reaches_the_detector_from_the_api_the_cli_and_the_server(photos):
+    from agegender.cli import build_parser
+    from agegender.cli._common import model_kwargs
+    from agegender.errors import InputError
+    from agegender.server.settings import ServerSettings
+
+    an = Analyzer(detector="hog", detect_size=320, age_model=None, gender_model=None)
+    assert an.detector.max_side == 320
+    faces = an.analyze(str(photos / "astronaut.png"))  # 512 px: detected on a 320 px view
+    assert len(faces) == 1 and faces.boxes[0, 2] > 200  # boxes mapped back to full size
+    a = build_parser().parse_args(["analyze", "x.jpg", "--detect-size", "480"])
+    assert model_kwargs(a)["detect_size"] == 480
+    s = ServerSettings.from_env(env={"AGEGENDER_DETECT_SIZE": "800"})
+    assert s.analyzer_options()["detect_size"] == 800
+    with pytest.raises(InputError, match="detect_size must be at least 64"):
+        Analyzer(detector="hog", detect_size=8)

@@ -161,7 +161,13 @@ def output_folder(text: str) -> str:
 
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--detector", default="auto", help="auto (default), yunet, yunet-n, hog+mtcnn, mtcnn, hog, opencv-ssd")
+    from ..detect import detector_names
+
+    p.add_argument("--detector", default="auto", help=", ".join(detector_names()) + " (auto: the "
+                   "first present of yunet, hog-mtcnn, mtcnn, hog)")
+    p.add_argument("--detect-size", type=positive_int, default=None, metavar="PIXELS",
+                   help="longest side of the view the detector sees; bigger images are "
+                   "downscaled for detection (default: the detector's own, YuNet 640, others 1280)")
     p.add_argument("--profile", default=None, choices=["accurate", "permissive"],
                    help="accurate (default, or AGEGENDER_PROFILE): the shipped FaceRes networks, "
                    "research/non-commercial only; permissive: only models that allow "

@@ -58,6 +58,7 @@ _ENV: dict[str, str] = {
     "tta": "AGEGENDER_TTA",
     "gender_min_confidence": "AGEGENDER_GENDER_MIN_CONFIDENCE",
     "profile": "AGEGENDER_PROFILE",
+    "detect_size": "AGEGENDER_DETECT_SIZE",
 }
 
 
@@ -96,6 +97,8 @@ class ServerSettings:
     tta: str = "none"
     threshold: float | None = None
     min_face: int | None = None
+    #: the detector's view size (longest side, pixels); None: the detector's default
+    detect_size: int | None = None
     #: None: as each model's card says (see Analyzer)
     mask_background: bool | None = None
     #: 0.5..1: perceived gender below it is undetermined ("label": null); a request's
@@ -170,6 +173,7 @@ def _parse(name: str, raw: str, var: str) -> Any:
             "max_inflight_pixels",
             "rate_limit",
             "max_pending",
+            "detect_size",
         ):
             return int(float(raw))
         if name in ("request_timeout", "gender_min_confidence"):
