@@ -42,6 +42,7 @@ class YuNetDetector(BaseDetector):
         self.model = model
         self.nms = nms
         self._det = None
+        self._size: tuple[int, int] | None = None  # the input size the network is set to
         self._lock = threading.Lock()
 
     def required_models(self) -> list[tuple[str, str]]:
@@ -63,9 +64,12 @@ class YuNetDetector(BaseDetector):
 
     def _detect_raw(self, view: View) -> RawDetections:
         bgr = view.image
+        size = (bgr.shape[1], bgr.shape[0])
         with self._lock:  # FaceDetectorYN holds per-call state (input size)
             det = self._detector()
-            det.setInputSize((bgr.shape[1], bgr.shape[0]))
+            if size != self._size:  # resizing the network costs ~20% of a small image's detection
+                det.setInputSize(size)
+                self._size = size
             _, out = det.detect(bgr)
         if out is None or len(out) == 0:
             z = np.zeros((0,), np.float32)
