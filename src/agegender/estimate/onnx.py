@@ -94,10 +94,10 @@ def _session(path: Any, providers: list[str]) -> Any:
             # (measured 2.4x slower video on 2 cores with spinning on)
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
-            # measured on 2 cores (benchmarks/quantize.py, the FaceRes graph alone): one
-            # intra-op thread per usable core is 1.3-1.6x faster than one thread at 8-32
-            # faces a batch and ties at 1; the parallel executor (2 inter-op threads) is
-            # 1.4-1.9x slower than the sequential one; spinning gains nothing
+            # measured on 2 shared cores (benchmarks/quantize.py, the FaceRes graph alone,
+            # four runs): one intra-op thread per usable core is 1.1-1.8x faster than one
+            # thread at 8-32 faces a batch (less the busier the machine) and ties at 1; the
+            # parallel executor (2 inter-op threads) is 1.2-1.9x slower; spinning gains nothing
             opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
             opts.inter_op_num_threads = 1
             if _SESSION_THREADS is not None:
