@@ -22,7 +22,8 @@ from .errors import AgeGenderError, InputError
 from .estimate import Estimator, Tta, parse_spec
 from .faces import Faces, Result, check_min_confidence
 from .io.budget import PixelBudget
-from .io.images import Channels, Source, as_rgb, expand_inputs, open_image
+from .io.images import Channels, Source, as_rgb, expand_inputs
+from .io.loading import drain, load_source
 from .models.profiles import DEFAULT
 
 log = logging.getLogger(__name__)
@@ -225,6 +226,7 @@ class Analyzer:
         budget: PixelBudget | None = None,
         on_step: Callable[[Result], None] | None = None,
         crops: bool = False,
+        full_batches: bool = False,
     ) -> Iterator[Result]:
         """Analyze files, folders (recursive) and ``-`` (stdin), one :class:`Result` each,
         in input order.
@@ -241,7 +243,10 @@ class Analyzer:
         its batch's estimation; the Result is yielded after.
 
         ``crops=True``: each input *is* one face (a data set of face crops), estimated
-        as :meth:`analyze_crops` does, with no detection.
+        as :meth:`analyze_crops` does, with no detection. ``full_batches=True`` waits for
+        ``batch_size`` inputs before each batch, so the answers do not depend on how fast
+        decoding went (onnxruntime's float kernels vary in the last digits with the
+        batch's size): ``eval`` uses it to be reproducible to the last digit.
         """
         srcs: list[Source] = []
         for it in inputs:
@@ -266,7 +271,7 @@ class Analyzer:
         def produce() -> None:
             try:
                 for src in srcs:
-                    loaded = self._load(src, budget, stop)
+                    loaded = load_source(src, budget, stop, self.max_pixels)
                     if loaded is None or not put(loaded):
                         if loaded is not None:
                             budget.release(loaded[1])
@@ -287,7 +292,7 @@ class Analyzer:
                 batch = [first]
                 while len(batch) < batch_size:
                     try:
-                        item = ready.get_nowait()
+                        item = ready.get() if full_batches else ready.get_nowait()
                     except queue.Empty:
                         break
                     if item is None:
@@ -299,38 +304,9 @@ class Analyzer:
                 raise failure[0]
         finally:
             stop.set()
-            _drain(ready, budget)  # give back what was decoded and never analysed
+            drain(ready, budget)  # give back what was decoded and never analysed
             worker.join(timeout=5)
-            _drain(ready, budget)  # and what the worker put while it stopped
-
-    def _load(
-        self, src: Source, budget: PixelBudget, stop: threading.Event
-    ) -> tuple[Result, int] | None:
-        """Decode one source within the budget: (its Result, pixels held); None if stopped."""
-        if src.error is not None:
-            return Result(src.name, Faces.empty(), error=src.error), 0
-        try:
-            data = src.path if src.path is not None else src.read()
-            if data is None:
-                raise InputError(f"{src.name}: nothing to read")
-            opened = open_image(data, max_pixels=self.max_pixels, name=src.name)
-        except AgeGenderError as e:
-            return Result(src.name, Faces.empty(), error=e), 0
-        except OSError as e:  # reading stdin
-            return Result(src.name, Faces.empty(), error=InputError(f"{src.name}: {e}")), 0
-        n = opened.pixels
-        if not budget.acquire(n, cancel=stop):
-            return None
-        try:
-            rgb = opened.decode()
-        except AgeGenderError as e:
-            budget.release(n)
-            return Result(src.name, Faces.empty(), error=e), 0
-        except BaseException:
-            budget.release(n)
-            raise
-        h, w = rgb.shape[:2]
-        return Result(src.name, Faces.empty(), width=w, height=h, image=rgb), n
+            drain(ready, budget)  # and what the worker put while it stopped
 
     def _run_batch(
         self,
@@ -373,16 +349,6 @@ class Analyzer:
                 batch[i] = (r, 0)
         finally:
             budget.release(sum(n for _, n in batch))  # the consumer stopped early
-
-
-def _drain(ready: queue.Queue[tuple[Result, int] | None], budget: PixelBudget) -> None:
-    while True:
-        try:
-            left = ready.get_nowait()
-        except queue.Empty:
-            return
-        if left is not None:
-            budget.release(left[1])
 
 
 _default: Analyzer | None = None

@@ -69,7 +69,7 @@ def predict_samples(
     out: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     results = analyzer.analyze_many([Source(str(s.path), path=Path(s.path)) for s in samples],
-                                    batch_size=batch_size, crops=crops)
+                                    batch_size=batch_size, crops=crops, full_batches=True)
     for r in results:
         if r.error is not None:
             log.warning("%s", r.error)
