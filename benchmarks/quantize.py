@@ -41,6 +41,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from agegender.convert.onnx_fold import fold_same_padding  # noqa: E402
+
 SHIPPED = REPO / "src/agegender/models/data/faceres"
 SESSIONS = {  # name: (intra-op threads, inter-op threads, parallel, spinning)
     "t1": (1, 1, False, False),
@@ -49,79 +51,6 @@ SESSIONS = {  # name: (intra-op threads, inter-op threads, parallel, spinning)
     "t2-parallel": (2, 2, True, False),
 }
 VARIANTS = ("shipped", "folded", "folded32", "fp16", "int8-u8s8", "int8-u8u8", "int8-u8s8-rr")
-
-
-def fold_same_padding(src: Path, dst: Path, *, fp32: bool = False) -> dict[str, int]:
-    """Write ``src`` with every dynamic Pad folded into its Conv's pads (outputs identical)."""
-    import onnx
-    import onnxruntime as ort
-    from onnx import helper, numpy_helper
-
-    m = onnx.load(str(src))
-    g = m.graph
-    (inp,) = g.input
-    dims = [d.dim_value for d in inp.type.tensor_type.shape.dim]
-    pads_nodes = [n for n in g.node if n.op_type == "Pad"]
-    probe = onnx.load(str(src))
-    for n in pads_nodes:
-        probe.graph.output.append(helper.make_tensor_value_info(n.input[1], onnx.TensorProto.INT64, None))
-    sess = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
-    names = [o.name for o in sess.get_outputs()]
-    pads: dict[str, list[int]] = {}
-    for batch in (1, 5):
-        got = dict(zip(names, sess.run(None, {inp.name: np.zeros([batch, *dims[1:]], np.float32)})))
-        for n in pads_nodes:
-            v = [int(p) for p in got[n.input[1]]]
-            if pads.setdefault(n.output[0], v) != v:
-                raise SystemExit(f"{n.name}: its pads depend on the batch size; cannot fold")
-    users: dict[str, list[Any]] = collections.defaultdict(list)
-    for n in g.node:
-        for i in n.input:
-            users[i].append(n)
-    for n in pads_nodes:
-        p = pads[n.output[0]]
-        mode = [a.s for a in n.attribute if a.name == "mode"]
-        (conv,) = users[n.output[0]]
-        ok = (conv.op_type == "Conv" and mode in ([], [b"constant"]) and (len(n.input) < 3 or not n.input[2])
-              and p[0] == p[1] == p[4] == p[5] == 0 and min(p) >= 0)
-        if not ok:
-            raise SystemExit(f"{n.name}: not a zero Pad over H and W feeding one Conv; cannot fold")
-        for a in conv.attribute:
-            if a.name == "pads":
-                if list(a.ints) != [0, 0, 0, 0]:
-                    raise SystemExit(f"{conv.name} already has pads")
-                a.ints[:] = [p[2], p[3], p[6], p[7]]
-        conv.input[0] = n.input[0]
-    if fp32:  # Cast(float16 initializer) -> a float32 initializer
-        inits = {t.name: t for t in g.initializer}
-        for n in list(g.node):
-            if n.op_type == "Cast" and n.input[0] in inits and inits[n.input[0]].data_type == onnx.TensorProto.FLOAT16:
-                arr = numpy_helper.to_array(inits[n.input[0]]).astype(np.float32)
-                g.initializer.append(numpy_helper.from_array(arr, n.output[0]))
-                g.node.remove(n)
-    live = {o.name for o in g.output}
-    keep = []
-    for n in reversed(list(g.node)):  # what the outputs need, nothing else
-        if any(o in live for o in n.output):
-            keep.append(n)
-            live.update(i for i in n.input if i)
-    del g.node[:]
-    g.node.extend(reversed(keep))
-    kept = [t for t in g.initializer if t.name in live]
-    del g.initializer[:]
-    g.initializer.extend(kept)
-    del g.value_info[:]
-    m = onnx.shape_inference.infer_shapes(m)
-    onnx.checker.check_model(m)
-    onnx.save(m, str(dst))
-    a = ort.InferenceSession(str(src), providers=["CPUExecutionProvider"])
-    b = ort.InferenceSession(str(dst), providers=["CPUExecutionProvider"])
-    x = np.random.default_rng(0).uniform(-124, 152, (7, *dims[1:])).astype(np.float32)
-    diff = max(float(np.abs(u - v).max()) for u, v in zip(a.run(None, {inp.name: x}), b.run(None, {inp.name: x})))
-    if diff > 1e-5:
-        raise SystemExit(f"folded graph differs from {src} by {diff}")
-    return {"nodes_before": len(onnx.load(str(src)).graph.node), "nodes_after": len(m.graph.node),
-            "max_abs_diff": diff}
 
 
 def estimator_inputs(split: str, n: int, shared: Path) -> Any:
