@@ -7,7 +7,8 @@ interpreter imports (set ``PYTHONPATH=<checkout>/src`` to capture another checko
 - ``analyze`` on the shared photos (JSON lines, CSV and the annotated images' pixels),
   with the default and the permissive profile,
 - ``analyze`` on a 640x480 clip made from the shared photos, with tracking (per-frame
-  JSON lines and the per-track summary).
+  JSON lines and the per-track summary), estimating every detection (``--estimate-every 1``
+  where the checkout has it).
 
 ``compare A B`` compares two captures after dropping what is expected to differ (wall
 times, the package version, the capture's own paths) and prints each difference; exit 1
@@ -30,7 +31,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 VOLATILE = {"seconds", "elapsed_s", "images_per_s", "faces_per_s", "version", "created",
             "timestamp", "wall_s", "fps_processed", "date", "command", "python", "platform", "speed",
-            "timings"}
+            "timings", "estimates"}
 
 
 def shared_root() -> Path:
@@ -83,7 +84,14 @@ def capture(out: Path, clip: Path | None) -> None:
     for profile in ("accurate", "permissive"):
         run(["analyze", *map(str, photos), "--profile", profile, "--csv", str(out / f"photos-{profile}.csv"),
              "--out", str(out / f"annotated-{profile}")], out / f"photos-{profile}.jsonl")
-    run(["analyze", str(clip), "--tracks", str(out / "tracks.json")], out / "video.jsonl")
+    # estimate every detection (issue 15 made the default estimate_every=10, a deliberate
+    # change); a checkout from before the option has no flag and always did so
+    video = ["analyze", str(clip), "--tracks", str(out / "tracks.json")]
+    helptext = subprocess.run([sys.executable, "-m", "agegender", "analyze", "--help"],
+                              capture_output=True, text=True, check=False).stdout
+    if "--estimate-every" in helptext:
+        video += ["--estimate-every", "1"]
+    run(video, out / "video.jsonl")
     for folder in out.glob("annotated-*"):
         from PIL import Image
 

@@ -181,11 +181,6 @@ class TrackAggregator:
         logit = self._gamma(ev.gender_weight) * ev.gender_logit_sum / ev.gender_weight
         return 1.0 / (1.0 + math.exp(-logit))
 
-    def gender_probability(self, track_id: int) -> float | None:
-        """The aggregated probability that a track is male (None without evidence)."""
-        ev = self._tracks.get(int(track_id))
-        return None if ev is None else self._gender_p(ev)
-
     # -------------------------------------------------------------- update
     def update(
         self,
