@@ -238,3 +238,25 @@ def test_models_taking_the_same_chip_share_one_alignment(monkeypatch: pytest.Mon
     apart = an.gender.estimate([rgb], an.age.estimate([rgb], faces))[0]
     assert len(calls) == 3
     assert np.array_equal(shared.age_dist, apart.age_dist) and np.array_equal(shared.gender_p, apart.gender_p)
+
+
+def test_one_graph_runs_once_per_batch_for_both_tasks_and_never_from_an_old_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The default pair reads two outputs of one graph: one run serves age and gender of a
+    batch, and a later batch of the same pixels runs the graph again (no stale reuse)."""
+    import agegender.estimate.onnx as ox
+    from agegender.analyzer import Analyzer
+
+    rgb = np.full((160, 160, 3), 120, np.uint8)
+    faces = [Faces(boxes=np.array([[30, 30, 130, 130]], np.float32), scores=np.array([0.9], np.float32),
+                   landmarks=np.array([[[60, 65], [100, 65], [80, 85], [65, 105], [95, 105]]], np.float32))]
+    an = Analyzer(detector="hog", profile="accurate")
+    runs = []
+    real = ox.OnnxModel.preprocess
+    monkeypatch.setattr(ox.OnnxModel, "preprocess", lambda self, c: runs.append(1) or real(self, c))
+    first = an.estimate([rgb], faces)[0]
+    assert len(runs) == 1
+    again = an.estimate([rgb], faces)[0]
+    assert len(runs) == 2 and not ox._JOINT
+    assert np.array_equal(first.age_dist, again.age_dist) and np.array_equal(first.gender_p, again.gender_p)
