@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("dataset")
     ap.add_argument("--format", default="auto")
     ap.add_argument("--split", default=None)
-    ap.add_argument("--detector", default="hog+mtcnn", help="detector of the pipeline rows")
+    ap.add_argument("--detector", default="hog-mtcnn", help="detector of the pipeline rows")
     ap.add_argument("--configs", default="cydral,trained,ssrnet-imdb,ssrnet-wiki,ssrnet-morph,ssrnet-megaage")
     ap.add_argument("--modes", default="pipeline,crops")
     ap.add_argument("--mask", default="off", help="off, on or off,on (background removal)")
