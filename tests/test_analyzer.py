@@ -60,7 +60,7 @@ def test_blank_image_has_no_faces(default_analyzer):
     assert len(faces) == 0 and faces.to_dict() == []
 
 
-@pytest.mark.parametrize("detector", ["auto", "hog+mtcnn", "mtcnn", "hog", "yunet", "opencv-ssd"])
+@pytest.mark.parametrize("detector", ["auto", "hog-mtcnn", "mtcnn", "hog", "yunet", "opencv-ssd"])
 def test_other_detectors_find_the_group(photos, use_mirror, detector):
     faces = Analyzer(detector=detector, age_model=None, gender_model=None).analyze(
         photos / "group_t1.jpg"
