@@ -48,7 +48,7 @@ class Analyzer:
     """Finds faces and estimates apparent age and perceived gender; loads models once.
 
     Args:
-        detector: a detector name (``auto``, ``yunet``, ``mtcnn``, ``hog``, ``opencv-ssd``)
+        detector: a detector name (``auto``, ``yunet``, ``hog-mtcnn``, ``mtcnn``, ``hog``, ...)
             or a :class:`~agegender.detect.Detector` instance. ``auto`` takes the most
             accurate one whose files are present.
         age_model, gender_model: registry names, or ensembles ``"a+b"`` / ``"a:2+b:1"``;
@@ -61,8 +61,9 @@ class Analyzer:
         threshold: minimum detection score (0..1); ``None`` keeps the detector's default.
         detect_size: the longest side (pixels, border included) of the view the detector
             sees; larger images are downscaled for detection and the boxes and landmarks
-            mapped back. ``None`` keeps the detector's default (YuNet 640, HOG and MTCNN
-            1280): faster on big photos; raise it for faces under ~20 px in big images.
+            mapped back. ``None`` keeps the detector's default (1280; Haar 1536). 640 is
+            about twice as fast on big photos of a few large faces, and loses faces under
+            ~25 px.
         min_face: smallest face (shorter box side, pixels) to report.
         tta: ``none`` (fastest), ``flip`` (2 views, a little more accurate) or
             ``oversample`` (10 views as in Levi & Hassner, 10x the estimation cost).

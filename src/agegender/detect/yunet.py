@@ -16,13 +16,15 @@ from .base import BaseDetector, RawDetections, View, quiet_opencv
 class YuNetDetector(BaseDetector):
     """YuNet: robust to pose and small faces; about 10 ms on a 640x480 image on one core.
 
-    ``max_side`` defaults to 640: a larger image is detected on a view whose longest
-    side (padding included) is 640 px, then boxes and landmarks are mapped back. On the
-    shared photos, 500 UTKFace test crops and the 640x480 test clip this finds the same
-    faces as the full resolution down to 480 px (320 px loses 2 of 180 clip faces), at
-    about a quarter of the cost on a 1280 px photo (benchmarks/detectors.py --max-side).
-    A face smaller than about 10 px in the view (20 px in a 1280 px photo, 60 px in a
-    3840 px one) is lost: raise ``max_side`` (``None``: never) for tiny faces in big images.
+    ``max_side`` defaults to 1280: a larger image is detected on a view whose longest
+    side (padding included) is 1280 px, then boxes and landmarks are mapped back. A face
+    smaller than about 10 px in the view is lost, so the view size is a recall trade-off:
+    640 finds the same faces as full resolution on the shared photos, 500 UTKFace test
+    crops and the 640x480 test clip at about half the cost of a 1280 px photo
+    (benchmarks/detectors.py --max-side), but loses a third of the 96 faces of a 4x4
+    mosaic of the group photo (~25 px faces at 640; tests/server/test_browser_labels.py).
+    Pass ``max_side=640`` (``--detect-size 640``) for photos of a few large faces;
+    ``None`` never downscales.
     """
 
     name = "yunet"
@@ -35,7 +37,7 @@ class YuNetDetector(BaseDetector):
         threshold: float = 0.6,
         min_face: int = 20,
         pad: float = 0.1,
-        max_side: int | None = 640,
+        max_side: int | None = 1280,
         nms: float = 0.3,
     ) -> None:
         super().__init__(threshold=threshold, min_face=min_face, pad=pad, max_side=max_side)
