@@ -10,11 +10,11 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any, Literal
 
+from .._fs import atomic_path
 from .rows import COLUMNS, arrow_schema
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,11 @@ def part_files(out: Path) -> list[Path]:
 
 def write_part(path: Path, fmt: Format, rows: list[dict[str, Any]], metadata: dict[str, str]) -> None:
     """Write ``rows`` to ``path`` atomically (temporary file, then rename)."""
-    tmp = path.with_name(f".{path.name}.tmp")
+    with atomic_path(path, suffix=".tmp") as tmp:  # a leftover is a .part-*.tmp (resume.py)
+        _write_rows(tmp, fmt, rows, metadata)
+
+
+def _write_rows(tmp: Path, fmt: Format, rows: list[dict[str, Any]], metadata: dict[str, str]) -> None:
     if fmt == "parquet":
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -63,15 +67,14 @@ def write_part(path: Path, fmt: Format, rows: list[dict[str, Any]], metadata: di
                 w.writerow(flat)
     else:  # pragma: no cover - the CLI restricts the choices
         raise ValueError(f"unknown format {fmt!r}")
-    os.replace(tmp, path)
 
 
 def write_manifest(out: Path, run_id: str, info: dict[str, Any]) -> Path:
     """``run-<id>.json`` beside the part files: version, models, settings (all formats)."""
     path = out / f"run-{run_id}.json"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    data = json.dumps(info, indent=2, sort_keys=True) + "\n"
+    with atomic_path(path, suffix=".tmp") as tmp:
+        tmp.write_text(data, encoding="utf-8")
     return path
 
 

@@ -19,7 +19,6 @@ gender cards the ``temperature`` of the logit that minimises the validation NLL.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import logging
@@ -31,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._fs import sha256_file
 from ..errors import ModelError
 from .data import FaceSet, template_for_margin
 from .models import Net
@@ -258,10 +258,6 @@ def _output_card(net: Net, task: str, cal: dict[str, dict[str, float]]) -> dict[
     return out
 
 
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def make_card(
     net: Net, task: str, *, name: str, file: str, sha256: str, margin: float,
     training: dict[str, Any], license: str, description: str, cal: dict[str, dict[str, float]],
@@ -327,7 +323,7 @@ def export_model(
     elif precision not in ("fp32", "fp16"):
         raise ModelError(f"precision must be fp32, fp16 or compact, got {precision!r}")
     target = paths[precision]
-    digest = sha256_of(target)
+    digest = sha256_file(target)
     cal = calibration(net, val, flip)
     lic = data_license or "the license of the training data set (check it before use)"
     lic_text = f"weights trained on {lic}" + (f"; base network {base_license}"
