@@ -9,6 +9,7 @@ the WebSocket also takes ``?key=KEY``, as browsers cannot set its headers).
 
 from __future__ import annotations
 
+import base64
 import hmac
 import logging
 from collections.abc import AsyncIterator
@@ -103,6 +104,15 @@ MIN_CONFIDENCE = Query(
     None,
     description="0.5..1: perceived gender below it is undetermined (label null, '?' drawn); "
     "default: the server's gender_min_confidence (0.5: always a label)",
+)
+#: ``?preview=SIDE`` on /v1/analyze: the answer carries the decoded image as a small JPEG
+PREVIEW = Query(
+    0,
+    ge=0,
+    le=2048,
+    description="0 (default): no preview; 1..2048: the answer's 'preview' is a data: URL of "
+    "the decoded image as a JPEG at most this many px on its long side (for clients that "
+    "cannot decode the format, e.g. TIFF in a browser)",
 )
 
 
@@ -314,10 +324,18 @@ def create_app(settings: ServerSettings | None = None, analyzer: Any = None) -> 
         summary="Faces, apparent age and perceived gender of one image (the CLI's JSON)",
         description="multipart field 'image' (or 'file'), or the raw image as the body",
     )
-    async def analyze(request: Request, gender_min_confidence: str | None = MIN_CONFIDENCE) -> JSONResponse:
+    async def analyze(
+        request: Request,
+        gender_min_confidence: str | None = MIN_CONFIDENCE,
+        preview: int = PREVIEW,
+    ) -> JSONResponse:
         process = _threshold(gender_min_confidence)
-        done = await service.analyze(await read_upload(request, settings), process=process)
-        return JSONResponse(done.result.to_dict())
+        upload = await read_upload(request, settings)
+        done = await service.analyze(upload, process=process, preview=preview)
+        body = done.result.to_dict()
+        if done.preview is not None:
+            body["preview"] = "data:image/jpeg;base64," + base64.b64encode(done.preview).decode()
+        return JSONResponse(body)
 
     @app.post(
         "/v1/annotate",

@@ -57,6 +57,7 @@ class Analysis:
     result: Result
     ms: float
     jpeg: bytes | None = None
+    preview: bytes | None = None  # a downscaled JPEG of the decoded image, if asked
 
 
 def annotated_jpeg(rgb: NDArray[np.uint8], faces: Faces, quality: int = 90) -> bytes:
@@ -67,6 +68,18 @@ def annotated_jpeg(rgb: NDArray[np.uint8], faces: Faces, quality: int = 90) -> b
 
     buf = io.BytesIO()
     annotate(Image.fromarray(rgb), faces).save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def preview_jpeg(rgb: NDArray[np.uint8], side: int, quality: int = 85) -> bytes:
+    """The decoded image as a JPEG at most ``side`` px on its long side (for a page that
+    cannot decode the upload itself, e.g. TIFF)."""
+    from PIL import Image
+
+    img = Image.fromarray(rgb)
+    img.thumbnail((side, side), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=quality)
     return buf.getvalue()
 
 
@@ -130,6 +143,7 @@ class AnalysisService:
         *,
         annotate: bool = False,
         process: Callable[[Any, NDArray[np.uint8]], Faces] | None = None,
+        preview: int = 0,
     ) -> Analysis:
         """Decode and analyze an upload within the time limit.
 
@@ -148,7 +162,7 @@ class AnalysisService:
         self.pending += 1
         # the work runs as its own task, so that a time-out answers at once while work
         # that has started finishes (and gives back its pixels) in the background
-        task = asyncio.ensure_future(self._run(upload, annotate, process))
+        task = asyncio.ensure_future(self._run(upload, annotate, process, preview))
         try:
             return await asyncio.wait_for(
                 asyncio.shield(task), timeout=self.settings.request_timeout
@@ -186,6 +200,7 @@ class AnalysisService:
         upload: Upload,
         annotate: bool,
         process: Callable[[Any, NDArray[np.uint8]], Faces] | None = None,
+        preview: int = 0,
     ) -> Analysis:
         t0 = time.perf_counter()
         limit = self.settings.max_pixels
@@ -204,12 +219,13 @@ class AnalysisService:
             jpeg = None
             if annotate:
                 jpeg = await self._call(self._io, annotated_jpeg, rgb, faces)
+            small = await self._call(self._io, preview_jpeg, rgb, preview) if preview else None
             h, w = rgb.shape[:2]
             del rgb  # before its pixels are given back
         finally:
             self.budget.release(pixels)
         result = Result(upload.name, faces, width=w, height=h)
-        return Analysis(result=result, ms=(time.perf_counter() - t0) * 1000.0, jpeg=jpeg)
+        return Analysis(result=result, ms=(time.perf_counter() - t0) * 1000.0, jpeg=jpeg, preview=small)
 
     async def _decode(self, upload: Upload, limit: int) -> NDArray[np.uint8]:
         decode = partial(decode_image, upload.data, max_pixels=limit, name=upload.name)

@@ -9,6 +9,7 @@ import { $, announce, download, el, setStatus } from "./util.js";
 
 const IMAGE_EXT = /\.(jpe?g|png|webp|bmp|gif|tiff?|avif)$/i;
 const RETRIES_MS = [1500, 3000, 6000]; // when the server cannot be reached
+const PREVIEW_SIDE = 2048; // the long side of the server's preview of a photo not decodable here
 
 const queue = { items: [], busy: false, abort: null, openFirst: false };
 let nextId = 1;
@@ -75,6 +76,13 @@ function progress(item, text, fraction = null) {
   item.note = text;
 }
 
+/** A Blob of a base64 data: URL (no fetch: the page's CSP allows none of data: URLs). */
+function dataUrlBlob(url) {
+  const [head, b64] = url.split(",", 2);
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  return new Blob([bytes], { type: head.slice(5).split(";")[0] });
+}
+
 async function analyzeOne(item, signal) {
   const { file } = item;
   progress(item, `Preparing ${item.name}…`);
@@ -91,11 +99,14 @@ async function analyzeOne(item, signal) {
   };
   for (let attempt = 0; ; attempt++) {
     try {
-      const answer = await send("/v1/analyze", prep.blob, name, { onProgress, signal });
-      if (bitmap) return { bitmap, result: toOriginal(answer, bitmap.width, bitmap.height), name: item.name, serverDrawn: false };
-      // not decodable here (TIFF): the server draws the picture
-      const jpeg = await send("/v1/annotate", prep.blob, name, { onProgress, signal, as: "blob" });
-      return { bitmap: await createImageBitmap(jpeg), result: answer, name: item.name, serverDrawn: true };
+      // a photo this browser cannot decode (TIFF): the answer carries a downscaled preview
+      const url = bitmap ? "/v1/analyze" : `/v1/analyze?preview=${PREVIEW_SIDE}`;
+      const answer = await send(url, prep.blob, name, { onProgress, signal });
+      if (bitmap) return { bitmap, result: toOriginal(answer, bitmap.width, bitmap.height), name: item.name };
+      const preview = answer.preview ? await decode(dataUrlBlob(answer.preview)) : null;
+      if (!preview) throw new Error(`${item.name}: the server read this photo but sent no picture of it to show.`);
+      delete answer.preview; // not part of the result that is exported
+      return { bitmap: preview, result: answer, name: item.name };
     } catch (err) {
       if (err.status === 413 && bitmap && !prep.shrunk) {
         // this server's limits are below the ones we knew: send it smaller, once

@@ -6,7 +6,7 @@ import { canvasBoxes, drawAnnotated, drawBoxes, drawLeaders, faceSentence, label
 import { placeLabels } from "./place.js";
 import { $, $$, announce, dash, download, el, genderClass, pct, stem } from "./util.js";
 
-/** The result shown: {bitmap, result, name, serverDrawn}; selected: face index or -1. */
+/** The result shown: {bitmap, result, name}; selected: face index or -1. */
 export const shown = { entry: null, selected: -1, spots: [], boxes: [], zoom: 1 };
 const ZOOMS = [1, 2, 3, 4];
 
@@ -75,13 +75,12 @@ function placeMarkers(cw, ch) {
 
 /** Draw the picture, the boxes and the leader lines (the labels themselves are buttons). */
 function paint() {
-  const { bitmap, result, serverDrawn } = shown.entry;
+  const { bitmap, result } = shown.entry;
   const canvas = $("#photo-canvas");
   const ctx = canvas.getContext("2d");
   ctx.imageSmoothingQuality = "high";
   ctx.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
   canvas.dataset.boxes = String(result.faces.length);
-  if (serverDrawn) return;
   const k = canvas.width / parseFloat(canvas.style.width);
   const scale = canvas.width / result.width;
   const boxes = canvasBoxes(result.faces, scale, canvas.width);
@@ -251,7 +250,7 @@ function marker(f, i) {
 
 // ----------------------------------------------------------------------------- show
 
-/** Show one analyzed photo: entry = {bitmap, result, name, serverDrawn}. */
+/** Show one analyzed photo: entry = {bitmap, result, name}. */
 export function showResult(entry) {
   shown.entry = entry;
   shown.selected = -1;
@@ -268,7 +267,7 @@ export function showResult(entry) {
   $("#photo-canvas").setAttribute("aria-label",
     `${entry.name}: the photo with ${n} face${n === 1 ? "" : "s"} marked and numbered; the cards list them.`);
   const layer = $("#markers");
-  layer.replaceChildren(...(entry.serverDrawn ? [] : faces.map((f, i) => marker(f, i))));
+  layer.replaceChildren(...faces.map((f, i) => marker(f, i)));
   $("#face-cards").replaceChildren(...faces.map((f, i) => card(entry, f, i)));
   $("#no-faces").hidden = n !== 0;
   layout();
@@ -286,17 +285,15 @@ export function markStale(why) {
 
 /** The annotated picture at full resolution (small photos upscaled), as a JPEG blob. */
 export function annotatedBlob(entry) {
-  const { bitmap, result, serverDrawn } = entry;
+  const { bitmap, result } = entry;
   const long = Math.max(bitmap.width, bitmap.height);
   const s = Math.min(SAVE_MAX_SIDE / long, Math.max(1, SAVE_MIN_SIDE / long));
   const c = el("canvas", { width: Math.round(bitmap.width * s), height: Math.round(bitmap.height * s) });
   const ctx = c.getContext("2d");
   ctx.imageSmoothingQuality = "high";
   ctx.drawImage(bitmap, 0, 0, c.width, c.height);
-  if (!serverDrawn) {
-    const fontPx = Math.max(13, Math.round(Math.max(c.width, c.height) / 85));
-    drawAnnotated(ctx, result.faces, { scale: c.width / result.width, fontPx });
-  }
+  const fontPx = Math.max(13, Math.round(Math.max(c.width, c.height) / 85));
+  drawAnnotated(ctx, result.faces, { scale: c.width / result.width, fontPx });
   return new Promise((resolve) => c.toBlob(resolve, "image/jpeg", 0.92));
 }
 
