@@ -28,12 +28,16 @@ export function addFiles(files) {
   const images = list.filter(isImage);
   const skipped = list.length - images.length;
   if (!images.length) {
-    setStatus($("#photo-status"), list.length === 1
+    const why = list.length === 1
       ? `${list[0].name || "That file"} is not an image: choose a JPEG, PNG, WebP, BMP, GIF, TIFF or AVIF file.`
-      : "None of those files is an image.", "error");
+      : "None of those files is an image.";
+    setStatus($("#photo-status"), why, "error");
+    announce(why);
     return;
   }
-  setStatus($("#photo-status"), skipped ? `${skipped} file${skipped === 1 ? " is" : "s are"} not an image and ${skipped === 1 ? "was" : "were"} left out.` : "");
+  const left = skipped ? `${skipped} file${skipped === 1 ? " is" : "s are"} not an image and ${skipped === 1 ? "was" : "were"} left out.` : "";
+  setStatus($("#photo-status"), left);
+  announce(left);
   queue.openFirst = true;
   for (const file of images) {
     queue.items.push({ id: nextId++, file, name: file.webkitRelativePath || file.name || "pasted image", state: "waiting" });
@@ -118,8 +122,10 @@ async function analyzeOne(item, signal) {
       }
       if (!err.unreachable || attempt >= RETRIES_MS.length) throw err;
       const wait = RETRIES_MS[attempt];
-      setStatus($("#photo-status"), `Could not reach the server: retrying in ${wait / 1000} s ` +
-        `(attempt ${attempt + 1} of ${RETRIES_MS.length}). If this goes on, check that the server is running.`, "error");
+      const why = `Could not reach the server: retrying in ${wait / 1000} s ` +
+        `(attempt ${attempt + 1} of ${RETRIES_MS.length}). If this goes on, check that the server is running.`;
+      setStatus($("#photo-status"), why, "error");
+      if (attempt === 0) announce(why);
       progress(item, `Waiting to retry ${item.name}…`);
       await sleep(wait, signal);
       setStatus($("#photo-status"), "");
@@ -144,7 +150,10 @@ async function run() {
         item.thumb = await thumbUrl(item.entry.bitmap);
         if (queue.openFirst) {
           queue.openFirst = false;
-          open(item);
+          open(item); // announces the result in full
+        } else {
+          const n = item.entry.result.faces.length;
+          announce(`${item.name}: ${n === 0 ? "no face found" : `${n} face${n === 1 ? "" : "s"} found`}.`);
         }
       } catch (err) {
         item.state = err.name === "AbortError" ? "cancelled" : "error";
@@ -164,6 +173,7 @@ async function run() {
     $("#photo-cancel").hidden = true;
   }
   const done = queue.items.filter((i) => i.state === "done").length;
+  // after each photo's own announcement (announce() keeps the order)
   if (queue.items.length > 1) announce(`${done} of ${queue.items.length} photos analyzed.`);
 }
 
@@ -172,6 +182,7 @@ export function cancelAll() {
   for (const i of queue.items) if (i.state === "waiting") { i.state = "cancelled"; i.error = "Cancelled."; }
   queue.abort?.abort();
   setStatus($("#photo-status"), "Cancelled. Choose or drop the photos again to analyze them.");
+  announce("Cancelled.");
   renderGallery();
 }
 

@@ -75,13 +75,32 @@ export function setStatus(node, text, kind = "") {
   node.className = `status ${kind}`.trim();
 }
 
-/** Tell screen readers something (the polite live region of the page). */
+const spoken = { queue: [], timer: 0 };
+const ANNOUNCE_GAP_MS = 400; // between two messages, so that a screen reader reads each one
+const ANNOUNCE_KEEP = 6; // messages kept in the region (older ones are removed, not re-read)
+
+/**
+ * Tell screen readers something, after what was said before: each message is a new
+ * paragraph appended to the polite live region (aria-relevant="additions"), so that a
+ * later message never replaces an earlier one. The region itself is never hidden or
+ * emptied: it stays in the accessibility tree.
+ */
 export function announce(text) {
+  if (!text) return;
+  spoken.queue.push(text);
+  if (!spoken.timer) speakNext();
+}
+
+function speakNext() {
   const region = $("#announcer");
-  if (!region) return;
-  region.textContent = "";
-  // a fresh text node after a tick, so that the same message is read again
-  setTimeout(() => { region.textContent = text; }, 30);
+  const text = spoken.queue.shift();
+  if (!region || text === undefined) {
+    spoken.timer = 0;
+    return;
+  }
+  region.append(el("p", {}, text));
+  while (region.childElementCount > ANNOUNCE_KEEP) region.firstElementChild.remove();
+  spoken.timer = setTimeout(speakNext, ANNOUNCE_GAP_MS);
 }
 
 export function download(blob, filename) {
