@@ -162,8 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     photos = a.photos or default_photos()
     crops = face_crops(analyzer, photos / "group_t1.jpg")
     det = analyzer.detector
-    print(f"detector: {det!r} (asked: {a.detector}); age/gender: {analyzer.age!r}, "
-          f"{analyzer.gender!r}")
+    print(f"detector: {det!r} (asked: {a.detector}); age/gender: {analyzer.estimator!r}")
     print(f"{len(crops)} faces cut from group_t1.jpg; cpu cores: {os.cpu_count()}; "
           f"load average before: {os.getloadavg()[0]:.2f}; cv2 threads {cv2.getNumThreads()}; "
           f"no-spin {a.no_spin}")

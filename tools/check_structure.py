@@ -4,7 +4,7 @@ layers, and on any module over 400 lines.
 The layers, bottom up (a module may import its own layer and those below it; peers within
 one layer may import each other, which the cycle check keeps acyclic)::
 
-    errors, _fs, _version -> ages -> faces -> io, mask, align -> convert -> models
+    errors, _fs, _version, runtime -> ages -> faces -> io, mask, align -> convert -> models
     -> detect, estimate -> analyzer, annotation -> track
     -> video, eval, server, train, batch -> cli, __main__
 
@@ -91,7 +91,7 @@ def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
 
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "_fs", "_version"),
+    ("errors", "_fs", "_version", "runtime"),
     ("ages",),
     ("faces",),
     ("io", "mask", "align"),

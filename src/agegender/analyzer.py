@@ -130,15 +130,14 @@ class Analyzer:
                 raise InputError(f"detect_size must be at least 64 pixels, got {detect_size}")
             self.detector = create_detector(detector, threshold=threshold, min_face=min_face,
                                             max_side=detect_size)
-        mask = mask_background
-        self.age = (
-            Estimator("age", age_model, device=device, tta=tta, mask_background=mask)
-            if age_model
-            else None
-        )
-        self.gender = (
-            Estimator("gender", gender_model, device=device, tta=tta, mask_background=mask)
-            if gender_model
+        #: the model specs this Analyzer runs (``None``: that task is skipped)
+        self.age_model: str | None = age_model or None
+        self.gender_model: str | None = gender_model or None
+        specs = {"age": self.age_model, "gender": self.gender_model}
+        #: one Estimator for both tasks: a network named by both runs once per batch
+        self.estimator = (
+            Estimator(specs, device=device, tta=tta, mask_background=mask_background)
+            if any(specs.values())
             else None
         )
         self.max_pixels = max_pixels
@@ -157,14 +156,11 @@ class Analyzer:
         required = getattr(self.detector, "required_models", None)
         for name, task in (required() if required is not None else None) or []:
             get(name, task).paths(fetch=True)
-        for est in (self.age, self.gender):
-            for m in est.models if est is not None else []:
-                rec = getattr(m, "record", None)
-                if rec is not None:
-                    rec.paths(fetch=True)
+        for m in self.estimator.models if self.estimator is not None else []:
+            m.record.paths(fetch=True)
 
     def __repr__(self) -> str:
-        return f"Analyzer(detector={self.detector!r}, age={self.age!r}, gender={self.gender!r})"
+        return f"Analyzer(detector={self.detector!r}, estimator={self.estimator!r})"
 
     # ---------------------------------------------------------------- the steps
     def detect(self, images: list[NDArray[np.uint8]]) -> list[Faces]:
@@ -177,14 +173,11 @@ class Analyzer:
         self, images: list[NDArray[np.uint8]], faces: list[Faces], *, whole: bool = False
     ) -> list[Faces]:
         """Add age and gender to already-detected faces of each image (one batch)."""
-        chips: dict[Any, Any] = {}  # one alignment for the models that take the same chip
-        if self.age is not None:
-            faces = self.age.estimate(images, faces, whole=whole, chips=chips)
-        if self.gender is not None:
-            faces = self.gender.estimate(images, faces, whole=whole, chips=chips)
-            if self.gender_min_confidence != 0.5:
-                threshold = self.gender_min_confidence
-                faces = [f.with_columns(gender_min_confidence=threshold) for f in faces]
+        if self.estimator is not None:
+            faces = self.estimator.estimate(images, faces, whole=whole)
+        if self.gender_model is not None and self.gender_min_confidence != 0.5:
+            threshold = self.gender_min_confidence
+            faces = [f.with_columns(gender_min_confidence=threshold) for f in faces]
         return faces
 
     def analyze_arrays(self, images: list[NDArray[np.uint8]]) -> list[Faces]:

@@ -113,6 +113,8 @@ class Faces:
         gender_p: ``(N,)`` float32 probability that the perceived gender is male,
             or ``None`` before gender estimation.
         track_id: ``(N,)`` int64 track ids, or ``None`` when tracking is off.
+        embedding: ``(N, D)`` float32, one vector per face from a model's embedding output,
+            or ``None`` (no model was asked for one).
         gender_min_confidence: a number (not a column), 0.5..1: a face whose more likely
             perceived gender has a probability below it is *undetermined* (no label in
             :meth:`to_dict` and :func:`~agegender.annotate`). 0.5 (default): always a label.
@@ -128,6 +130,7 @@ class Faces:
     age_group: NDArray[np.int64] | None = None
     gender_p: NDArray[np.float32] | None = None
     track_id: NDArray[np.int64] | None = None
+    embedding: NDArray[np.float32] | None = None
     gender_min_confidence: float = GENDER_MIN_CONFIDENCE
 
     def __post_init__(self) -> None:
@@ -145,6 +148,11 @@ class Faces:
             v = getattr(self, name)
             if v is not None:
                 object.__setattr__(self, name, _f32(v, (), name, n))
+        if self.embedding is not None:
+            emb = np.asarray(self.embedding, dtype=np.float32)
+            if emb.ndim != 2 or emb.shape[0] != n:
+                raise ValueError(f"Faces.embedding must have shape (N={n}, D) but has shape {emb.shape}")
+            object.__setattr__(self, "embedding", emb)
         for name in ("age_group", "track_id"):
             v = getattr(self, name)
             if v is not None:
@@ -233,7 +241,10 @@ class Faces:
             if f.name in _SCALARS:
                 continue
             vals = [getattr(x, f.name) for x in items]
-            out[f.name] = None if any(v is None for v in vals) else np.concatenate(vals)
+            if any(v is None for v in vals):
+                out[f.name] = None
+            else:  # rows of no face add nothing (an empty embedding has no width)
+                out[f.name] = np.concatenate([v for v in vals if len(v)] or vals[:1])
         return Faces(**out)
 
     # ----------------------------------------------------------- derived

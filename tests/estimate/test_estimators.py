@@ -220,43 +220,111 @@ def test_gender_temperature_keeps_labels_and_softens():
     assert warm[0] == pytest.approx(1 / (1 + np.exp(-np.log(0.95 / 0.05) / 2)), abs=1e-5)
 
 
-def test_models_taking_the_same_chip_share_one_alignment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The default pair (one FaceRes graph, one card crop) warps each face once per batch,
-    and gives the same answers as two separate alignments."""
-    import agegender.estimate as est
-    from agegender.analyzer import Analyzer
-
-    rgb = np.full((160, 160, 3), 120, np.uint8)
-    faces = [Faces(boxes=np.array([[30, 30, 130, 130]], np.float32), scores=np.array([0.9], np.float32),
-                   landmarks=np.array([[[60, 65], [100, 65], [80, 85], [65, 105], [95, 105]]], np.float32))]
-    an = Analyzer(detector="hog", profile="accurate")
-    calls = []
-    real = est._views
-    monkeypatch.setattr(est, "_views", lambda *a, **k: calls.append(1) or real(*a, **k))
-    shared = an.estimate([rgb], faces)[0]
-    assert len(calls) == 1
-    apart = an.gender.estimate([rgb], an.age.estimate([rgb], faces))[0]
-    assert len(calls) == 3
-    assert np.array_equal(shared.age_dist, apart.age_dist) and np.array_equal(shared.gender_p, apart.gender_p)
+def _face() -> list[Faces]:
+    return [Faces(boxes=np.array([[30, 30, 130, 130]], np.float32), scores=np.array([0.9], np.float32),
+                  landmarks=np.array([[[60, 65], [100, 65], [80, 85], [65, 105], [95, 105]]], np.float32))]
 
 
-def test_one_graph_runs_once_per_batch_for_both_tasks_and_never_from_an_old_batch(
+def test_the_default_network_is_one_model_run_once_per_batch_for_both_tasks(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The default pair reads two outputs of one graph: one run serves age and gender of a
-    batch, and a later batch of the same pixels runs the graph again (no stale reuse)."""
+    """The default pair names two outputs of one FaceRes graph: one model, one alignment and
+    one run per batch give age and gender; a later batch runs it again; the answers equal
+    those of an age and a gender estimator run apart."""
+    import agegender.estimate as est
     import agegender.estimate.onnx as ox
     from agegender.analyzer import Analyzer
 
     rgb = np.full((160, 160, 3), 120, np.uint8)
-    faces = [Faces(boxes=np.array([[30, 30, 130, 130]], np.float32), scores=np.array([0.9], np.float32),
-                   landmarks=np.array([[[60, 65], [100, 65], [80, 85], [65, 105], [95, 105]]], np.float32))]
     an = Analyzer(detector="hog", profile="accurate")
-    runs = []
-    real = ox.OnnxModel.preprocess
-    monkeypatch.setattr(ox.OnnxModel, "preprocess", lambda self, c: runs.append(1) or real(self, c))
-    first = an.estimate([rgb], faces)[0]
-    assert len(runs) == 1
-    again = an.estimate([rgb], faces)[0]
-    assert len(runs) == 2 and not ox._JOINT
+    assert an.estimator is not None and [m.name for m in an.estimator.models] == ["faceres"]
+    assert an.estimator.models[0].tasks == ("age", "gender")
+    runs, views = [], []
+    real_pre, real_views = ox.OnnxModel.preprocess, est._views
+    monkeypatch.setattr(ox.OnnxModel, "preprocess", lambda self, c: runs.append(1) or real_pre(self, c))
+    monkeypatch.setattr(est, "_views", lambda *a, **k: views.append(1) or real_views(*a, **k))
+    first = an.estimate([rgb], _face())[0]
+    assert len(runs) == 1 and len(views) == 1
+    again = an.estimate([rgb], _face())[0]
+    assert len(runs) == 2 and len(views) == 2
     assert np.array_equal(first.age_dist, again.age_dist) and np.array_equal(first.gender_p, again.gender_p)
+    apart = Estimator("gender", "faceres-gender").estimate([rgb], Estimator("age", "faceres-age").estimate(
+        [rgb], _face()))[0]
+    assert len(runs) == 4
+    assert np.array_equal(first.age_dist, apart.age_dist) and np.array_equal(first.gender_p, apart.gender_p)
+    assert first.age_years is not None and first.gender_p is not None
+
+
+class TwoHeads(FakeSession):
+    """A graph with an age head ``a`` (softmax over 0..100) and a gender head ``g``."""
+
+    def get_outputs(self):
+        return [type("O", (), {"name": n})() for n in ("g", "a", "e")]
+
+    def run(self, outputs, feeds):
+        x = feeds["x"]
+        self.seen.append(x)
+        n = len(x)
+        age = np.zeros((n, 101), np.float32)
+        age[:, 30] = 1.0
+        return [np.full((n, 1), 0.8, np.float32), age, np.tile([[3.0, 4.0]], (n, 1)).astype(np.float32)]
+
+
+MULTI_CARD = {"input": AGE_CARD["input"], "crop": AGE_CARD["crop"], "outputs": {
+    "age": {"decode": "expected_value", "ages": list(range(101)), "softmax": False, "name": "a"},
+    "gender": {"decode": "sigmoid", "name": "g"},
+    "embedding": {"decode": "l2", "name": "e"}}}
+
+
+def _register_multi() -> None:
+    register(ModelRecord(name="fake-net", task="multi", description="fake", license="MIT",
+                         files=(ModelFile("f.onnx", None),), card=MULTI_CARD),
+             outputs={"fake-net-age": "age", "fake-net-gender": "gender"})
+
+
+def test_a_multi_output_record_runs_once_for_every_task_it_serves() -> None:
+    _register_multi()
+    est = Estimator({"age": "fake-net-age", "gender": "fake-net", "embedding": "fake-net"},
+                    providers=["CPUExecutionProvider"])
+    assert [m.name for m in est.models] == ["fake-net"] and est.tasks == ("age", "gender", "embedding")
+    sess = TwoHeads(None)
+    est.models[0]._session = sess
+    img = np.zeros((40, 40, 3), np.uint8)
+    f = Faces(boxes=np.array([[5, 5, 35, 35], [0, 0, 20, 20]], np.float32),
+              scores=np.ones(2, np.float32), landmarks=np.full((2, 5, 2), np.nan, np.float32))
+    (out,) = est.estimate([img], [f])
+    assert len(sess.seen) == 1  # one run for three outputs
+    assert out.age_years == pytest.approx([30.0, 30.0]) and out.gender_p == pytest.approx([0.8, 0.8])
+    assert out.embedding == pytest.approx(np.array([[0.6, 0.8], [0.6, 0.8]]))
+    (none,) = est.estimate([img], [Faces.empty()])
+    assert len(none) == 0 and none.embedding is not None and none.gender_p is not None
+
+
+def test_names_of_one_output_resolve_to_their_network_for_that_task_only() -> None:
+    from agegender.errors import UnknownModelError
+    from agegender.models import get
+
+    _register_multi()
+    assert get("fake-net-age", "age").name == "fake-net" == get("fake-net", "gender").name
+    assert get("fake-net", "embedding").tasks == ("age", "gender", "embedding")
+    with pytest.raises(UnknownModelError, match="the age output of model 'fake-net'"):
+        get("fake-net-age", "gender")
+    assert get("faceres-age", "age") is get("faceres-gender", "gender") is get("default-age")
+    assert get("faceres-age.deep", "age") is get("faceres-gender.deep", "gender")
+    assert get("cydral-age", "age") is not get("cydral-gender", "gender")  # two networks
+
+
+def test_an_ensemble_mixes_a_multi_output_network_with_one_output_models() -> None:
+    _register_multi()
+    register(ModelRecord(name="fake-a", task="age", description="fake", license="MIT",
+                         files=(ModelFile("f.onnx", None),), card=AGE_CARD))
+    est = Estimator({"age": "fake-net-age:1+fake-a:3", "gender": "fake-net-gender"},
+                    providers=["CPUExecutionProvider"], tta="flip")
+    assert [m.name for m in est.models] == ["fake-net", "fake-a"]
+    heads, one = TwoHeads(None), FakeSession(lambda x: np.eye(101, dtype=np.float32)[[50] * len(x)])
+    est.models[0]._session, est.models[1]._session = heads, one
+    (out,) = est.estimate([np.zeros((40, 40, 3), np.uint8)], [Faces(
+        boxes=np.array([[5, 5, 35, 35]], np.float32), scores=np.ones(1, np.float32),
+        landmarks=np.full((1, 5, 2), np.nan, np.float32))])
+    assert len(heads.seen) == 1 and len(one.seen) == 1 and len(heads.seen[0]) == 2  # 2 views
+    assert out.age_years == pytest.approx([0.25 * 30 + 0.75 * 50]) and out.gender_p == pytest.approx([0.8])

@@ -201,7 +201,7 @@ def test_add_levi_hassner_then_analyze(use_mirror, photos, tmp_path: Path):
     faces = an.analyze(photos / "astronaut.png")
     _well_formed(faces, gender=False)
     assert rec.path().stat().st_mtime_ns == mtime  # converted once
-    assert isinstance(an.age.models[0], CaffeModel)
+    assert isinstance(an.estimator.models[0], CaffeModel)
     # oversampling (the paper's 10 views) goes through the same path
     an10 = Analyzer(detector="yunet", age_model="levi-hassner-age", gender_model=None,
                     tta="oversample")

@@ -51,12 +51,12 @@ def test_analyzer_models_follow_the_profile(monkeypatch: pytest.MonkeyPatch):
     from agegender.analyzer import Analyzer
 
     an = Analyzer(profile="permissive")
-    assert (an.profile.name, an.age.spec, an.gender.spec) == ("permissive", "cydral-age", "cydral-gender")
+    assert (an.profile.name, an.age_model, an.gender_model) == ("permissive", "cydral-age", "cydral-gender")
     an = Analyzer()
-    assert (an.profile.name, an.age.spec, an.gender.spec) == ("accurate", "faceres-age", "faceres-gender")
+    assert (an.profile.name, an.age_model, an.gender_model) == ("accurate", "faceres-age", "faceres-gender")
     monkeypatch.setenv(ENV, "permissive")
     an = Analyzer(gender_model=None)
-    assert an.age.spec == "cydral-age" and an.gender is None
+    assert an.age_model == "cydral-age" and an.gender_model is None
 
 
 @pytest.mark.parametrize("kwargs", [

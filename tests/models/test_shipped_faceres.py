@@ -1,6 +1,7 @@
 """The FaceRes networks fine-tuned here, as they ship inside the package
-(``src/agegender/models/data/faceres/``: one ONNX file, a card per task). The model files may be
-re-exported at any time, so everything is read from the cards, never hard-coded here."""
+(``src/agegender/models/data/faceres/``: one ONNX file, a card per task, registered as one
+model with two outputs). The model files may be re-exported at any time, so everything is read
+from the cards, never hard-coded here."""
 
 from __future__ import annotations
 
@@ -41,14 +42,16 @@ def test_card_names_its_file_with_the_right_sha256(task: str):
 def test_registry_serves_it_from_the_package_without_a_mirror(task: str, no_mirror: None):
     c = card(task)
     rec = models.get(f"faceres-{task}", task)
-    assert models.get(f"default-{task}") is rec
+    assert models.get(f"default-{task}") is rec is models.get("faceres")  # one network, one model
+    assert rec.task == "multi" and rec.tasks == TASKS
     assert rec.license == c["license"] and "non-commercial" in rec.license.lower()
     (f,) = rec.files
     assert f.package == "agegender" and f.sha256 == c["sha256"]
     assert rec.source.startswith("pip:agegender/")
     assert rec.available()
     assert [p.resolve() for p in rec.paths(fetch=False)] == [(FOLDER / c["file"]).resolve()]
-    assert rec.card == {k: c[k] for k in ("input", "crop", "output")}
+    assert rec.card["outputs"][task] == c["output"]
+    assert {k: rec.card[k] for k in ("input", "crop")} == {k: c[k] for k in ("input", "crop")}
 
 
 def test_onnx_runs_on_a_random_batch():

@@ -19,7 +19,7 @@ def test_every_record_is_complete():
     for r in models.records():
         if r.origin != "built-in":  # user cards registered by other tests (local files)
             continue
-        assert r.task in ("detect", "age", "gender", "landmarks")
+        assert r.task in ("detect", "age", "gender", "landmarks", "multi")
         assert r.license and r.description
         for f in r.files:
             assert f.sha256 and len(f.sha256) == 64, r.name
@@ -27,19 +27,19 @@ def test_every_record_is_complete():
 
 
 def test_package_models_are_available_with_pip_alone(no_mirror):
-    for name in ("cydral-age", "cydral-gender", "dlib-landmarks5", "hog"):
+    for name in ("cydral-age", "cydral-gender", "dlib-landmarks5", "hog", "yunet"):
         assert models.get(name).available(), name
 
 
 def test_mirror_then_verify(use_mirror):
-    rec = models.get("yunet")
+    rec = models.get("yunet-n")  # yunet ships inside agegender; yunet-n comes from a mirror
     assert rec.available()
-    assert rec.path() == use_mirror / "yunet" / "yunet_s_640_640.onnx"
+    assert rec.path() == use_mirror / "yunet" / "yunet_n_dynamic.onnx"
 
 
 def test_missing_without_mirror_says_how_to_fix(no_mirror):
-    with pytest.raises(ModelUnavailableError, match="agegender models pull yunet"):
-        models.get("yunet").path(fetch=False)
+    with pytest.raises(ModelUnavailableError, match="agegender models pull yunet-n"):
+        models.get("yunet-n").path(fetch=False)
 
 
 def _record(tmp_path: Path, data: bytes, sha: str) -> ModelRecord:

@@ -37,7 +37,7 @@ class WorkerSpec:
 
     def build(self) -> Any:
         if self.threads is not None:
-            from ..estimate.onnx import set_session_threads
+            from ..runtime import set_session_threads
 
             set_session_threads(self.threads)
             try:

@@ -223,7 +223,7 @@ class MTCNNDetector(BaseDetector):
                 # worker threads would burn the cores that work needs.
                 options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-                from ..estimate.onnx import session_threads  # agegender batch: per worker
+                from ..runtime import session_threads  # agegender batch: per worker
 
                 if session_threads() is not None:
                     options.intra_op_num_threads = session_threads()

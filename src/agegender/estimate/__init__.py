@@ -8,7 +8,7 @@ the members' age distributions (or gender probabilities) with those weights.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -18,12 +18,13 @@ from ..align import chip_transforms, warp_chips
 from ..errors import InputError
 from ..faces import Faces
 from ..models.card import Card
-from ..models.record import ModelRecord
-from .onnx import OnnxModel, Tta, default_providers
+from ..models.record import OUTPUT_TASKS, ModelRecord
+from ..runtime import default_providers
+from .onnx import OnnxModel, Tta
 
 log = logging.getLogger(__name__)
 
-Task = Literal["age", "gender"]
+Task = Literal["age", "gender", "embedding"]
 #: Over-sampling as in Levi & Hassner: the chip is cut from a view 256/227 larger,
 #: then 4 corner crops + the centre crop, and the mirror of each (10 views).
 OVERSAMPLE_RATIO = 256 / 227
@@ -108,12 +109,19 @@ def _load_model(record: ModelRecord, providers: list[str]) -> OnnxModel:
 
 
 class Estimator:
-    """One task (age or gender) estimated by one model or a weighted ensemble."""
+    """Age, perceived gender (and embeddings) of faces, each task by one model or a weighted
+    ensemble, with test-time augmentation.
+
+    ``Estimator("age", "a:2+b:1")`` estimates one task; ``Estimator({"age": "faceres-age",
+    "gender": "faceres-gender"})`` several. One network is one model: a model named by
+    several tasks (a record with several outputs, under any of its names) is loaded once and
+    runs once per batch for all of them.
+    """
 
     def __init__(
         self,
-        task: Task,
-        spec: str,
+        task: str | Mapping[str, str | None],
+        spec: str | None = None,
         *,
         device: str = "auto",
         tta: Tta = "none",
@@ -126,19 +134,80 @@ class Estimator:
 
         if tta not in ("none", "flip", "oversample"):
             raise InputError(f"tta must be none, flip or oversample, got {tta!r}")
-        self.task = task
-        self.spec = spec
+        asked = {task: spec} if isinstance(task, str) else dict(task)
+        specs = {t: s for t, s in asked.items() if s}
+        for t in specs:
+            if t not in OUTPUT_TASKS:
+                raise InputError(f"cannot estimate {t!r}; tasks are {', '.join(OUTPUT_TASKS)}")
+        if not specs:
+            raise InputError("an Estimator needs a model for at least one task (age, gender)")
+        self.specs: dict[str, str] = specs  # type: ignore[assignment]
         self.tta: Tta = tta
         provs = providers or default_providers(device)
-        members = parse_spec(spec)
-        self.models = [_load_model(get(n, task), provs) for n, _ in members]
-        w = np.array([wt for _, wt in members], np.float64)
-        self.weights = w / w.sum()
+        by_name: dict[str, OnnxModel] = {}
+        #: task -> [(model, normalised weight)], in the spec's order
+        self.members: dict[str, list[tuple[OnnxModel, np.float64]]] = {}
+        for t, sp in self.specs.items():
+            pairs = parse_spec(sp)
+            total = sum(w for _, w in pairs)
+            members = []
+            for name, w in pairs:
+                rec = get(name, t)  # type: ignore[arg-type]
+                if rec.name not in by_name:
+                    by_name[rec.name] = _load_model(rec, provs)
+                members.append((by_name[rec.name], np.float64(w) / total))
+            self.members[t] = members
+        #: every network once, in the order first named
+        self.models: list[OnnxModel] = list(by_name.values())
         self.mask_background = mask_background
-        self._masks = [
-            m.card.mask_background if mask_background is None else bool(mask_background)
+        self._masks = {
+            m.name: m.card.mask_background if mask_background is None else bool(mask_background)
             for m in self.models
-        ]
+        }
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        return tuple(self.specs)
+
+    @property
+    def task(self) -> str:
+        """The task of a one-task Estimator (``multi`` when it has several)."""
+        return self.tasks[0] if len(self.specs) == 1 else "multi"
+
+    @property
+    def spec(self) -> str:
+        """The model spec of a one-task Estimator (``task=spec`` pairs when several)."""
+        if len(self.specs) == 1:
+            return next(iter(self.specs.values()))
+        return " ".join(f"{t}={s}" for t, s in self.specs.items())
+
+    @property
+    def weights(self) -> NDArray[np.float64]:
+        """The members' normalised weights of the first task."""
+        return np.array([w for _, w in self.members[self.tasks[0]]], np.float64)
+
+    def _outputs(
+        self,
+        images: Sequence[NDArray[np.uint8]],
+        faces: Sequence[Faces],
+        whole: bool,
+        chips: dict[Any, tuple[NDArray[np.uint8], int]] | None,
+    ) -> dict[str, tuple[dict[str, Any], int]]:
+        """Each model's decoded outputs for the tasks it serves here (one run each), and
+        its number of views per face."""
+        out = {}
+        for model in self.models:
+            card, mask = model.card, self._masks[model.name]
+            key = (card.size, card.crop, card.margin, card.template, self.tta, whole, mask)
+            if chips is not None and key in chips:
+                views, v = chips[key]
+            else:
+                views, v = _views(images, faces, card, self.tta, whole, mask)
+                if chips is not None:
+                    chips[key] = (views, v)
+            tasks = [t for t, ms in self.members.items() if any(m is model for m, _ in ms)]
+            out[model.name] = (model.predict_all(views, tasks), v)
+        return out
 
     def estimate(
         self,
@@ -148,55 +217,55 @@ class Estimator:
         whole: bool = False,
         chips: dict[Any, tuple[NDArray[np.uint8], int]] | None = None,
     ) -> list[Faces]:
-        """New Faces with this task's columns, for the faces of each image (one batch).
+        """New Faces with this Estimator's columns, for the faces of each image (one batch).
 
         ``whole=True`` feeds each face box, as is, resized to the model's input (for
         images that are already tight face crops) instead of the card's crop.
-        ``chips``: a dict shared by the estimators of one batch (the Analyzer passes one),
-        so that models wanting the same chip (crop, template, size, views) share one
-        alignment instead of warping every face again.
+        Models wanting the same chip (crop, template, size, views) share one alignment
+        instead of warping every face again; ``chips``, a dict, carries them to another
+        Estimator of the same batch. Each network runs once for all the tasks it serves.
         """
+        chips = {} if chips is None else chips
         counts = [len(f) for f in faces]
         n = sum(counts)
+        cols: dict[str, list[NDArray[Any]]] = {}
         if n == 0:
-            return [self._set(f, np.zeros((0, 101), np.float32), np.zeros(0, np.float32)) for f in faces]
-        dist = np.zeros((n, 101), np.float64)
-        years = np.zeros(n, np.float64)
-        pm = np.zeros(n, np.float64)
-        for model, wt, mask in zip(self.models, self.weights, self._masks):
-            card = model.card
-            key = (card.size, card.crop, card.margin, card.template, self.tta, whole, mask)
-            if chips is not None and key in chips:
-                views, v = chips[key]
-            else:
-                views, v = _views(images, faces, card, self.tta, whole, mask)
-                if chips is not None:
-                    chips[key] = (views, v)
-            out = model.predict(views)
-            if self.task == "age":
-                d, y = out
-                dist += wt * d.reshape(v, n, -1).mean(axis=0)
-                years += wt * y.reshape(v, n).mean(axis=0)
-            else:
-                pm += wt * out.reshape(v, n).mean(axis=0)
+            cols = {"dist": [np.zeros((0, 101), np.float32)], "years": [np.zeros(0, np.float32)],
+                    "gender": [np.zeros(0, np.float32)], "embedding": [np.zeros((0, 0), np.float32)]}
+            return [self._set(f, {k: v[0] for k, v in cols.items()}) for f in faces]
+        outputs = self._outputs(images, faces, whole, chips)
+        acc: dict[str, NDArray[np.float64]] = {}
+        for t, members in self.members.items():
+            for model, wt in members:
+                got, v = outputs[model.name]
+                if t == "age":
+                    d, y = got[t]
+                    acc["dist"] = acc.get("dist", 0) + wt * d.reshape(v, n, -1).mean(axis=0)
+                    acc["years"] = acc.get("years", 0) + wt * y.reshape(v, n).mean(axis=0)
+                else:
+                    key = "gender" if t == "gender" else "embedding"
+                    per = got[t].reshape(v, n, -1).mean(axis=0)
+                    acc[key] = acc.get(key, 0) + wt * (per[:, 0] if t == "gender" else per)
         res = []
         start = 0
         for f, c in zip(faces, counts):
             sl = slice(start, start + c)
             start += c
-            if self.task == "age":
-                res.append(self._set(f, dist[sl].astype(np.float32), years[sl].astype(np.float32)))
-            else:
-                res.append(self._set(f, None, pm[sl].astype(np.float32)))
+            res.append(self._set(f, {k: a[sl].astype(np.float32) for k, a in acc.items()}))
         return res
 
-    def _set(self, f: Faces, dist: NDArray[np.float32] | None, v: NDArray[np.float32]) -> Faces:
-        if self.task == "age":
-            return f.with_age(dist, v)  # type: ignore[arg-type]
-        return f.with_gender(v)
+    def _set(self, f: Faces, cols: dict[str, NDArray[np.float32]]) -> Faces:
+        if "age" in self.specs:
+            f = f.with_age(cols["dist"], cols["years"])
+        if "gender" in self.specs:
+            f = f.with_gender(cols["gender"])
+        if "embedding" in self.specs:
+            f = f.with_columns(embedding=cols["embedding"])
+        return f
 
     def __repr__(self) -> str:
-        return f"Estimator({self.task!r}, {self.spec!r}, tta={self.tta!r})"
+        specs = ", ".join(f"{t}={s!r}" for t, s in self.specs.items())
+        return f"Estimator({specs}, tta={self.tta!r})"
 
 
 __all__ = ["Estimator", "OnnxModel", "parse_spec"]

@@ -6,11 +6,9 @@ channel order and normalisation, and how to decode the output.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 import threading
-from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -25,87 +23,13 @@ from ..ages import (
 )
 from ..errors import ModelError
 from ..models.card import Card
-from ..models.record import ModelRecord
+from ..models.record import OUTPUT_TASKS, ModelRecord
+from ..runtime import default_providers, shared_session
 
 log = logging.getLogger(__name__)
 
 Tta = Literal["none", "flip", "oversample"]
 MAX_BATCH = 64
-
-
-def default_providers(device: str = "auto") -> list[str]:
-    """onnxruntime providers for ``device``: ``cpu``, ``cuda``, ``auto`` (CUDA if present)."""
-    import onnxruntime as ort
-
-    have = ort.get_available_providers()
-    if device == "cpu":
-        return ["CPUExecutionProvider"]
-    if device in ("cuda", "gpu"):
-        if "CUDAExecutionProvider" not in have:
-            raise ModelError(
-                "device 'cuda' was asked for, but this onnxruntime has no CUDA provider; "
-                "pip install onnxruntime-gpu (and a CUDA driver), or use --device cpu"
-            )
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    if device != "auto":
-        raise ModelError(f"unknown device {device!r}; use auto, cpu or cuda")
-    return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in have]
-
-
-_SESSION_THREADS: int | None = None
-
-
-def set_session_threads(n: int | None) -> None:
-    """Intra-op threads of the onnxruntime sessions this process creates from now on.
-
-    ``None`` (the default) lets onnxruntime use every core. ``agegender batch`` sets it in
-    each worker process so that workers x threads = cores.
-    """
-    global _SESSION_THREADS
-    _SESSION_THREADS = None if n is None else max(1, int(n))
-
-
-def session_threads() -> int | None:
-    """The value set by :func:`set_session_threads` (``None``: onnxruntime's default)."""
-    return _SESSION_THREADS
-
-
-#: One onnxruntime session per (file, providers): records that name two outputs of one graph
-#: (e.g. FaceRes's age and gender heads) share it.
-_SESSIONS: dict[tuple[str, tuple[str, ...], int | None], Any] = {}
-_SESSIONS_LOCK = threading.Lock()
-#: The last few runs of graphs with several outputs, by (session, input digest): the second
-#: head of a shared graph reads the outputs of the run the first head made on the same chips.
-_JOINT: OrderedDict[tuple[Any, ...], list[Any]] = OrderedDict()
-_JOINT_LOCK = threading.Lock()
-_JOINT_KEEP = 4
-
-
-def _session(path: Any, providers: list[str]) -> Any:
-    import onnxruntime as ort
-
-    key = (str(path), tuple(providers), _SESSION_THREADS)
-    with _SESSIONS_LOCK:
-        sess = _SESSIONS.get(key)
-        if sess is None:
-            opts = ort.SessionOptions()
-            opts.log_severity_level = 3
-            # idle worker threads must not spin: on few cores they starve detection
-            # (measured 2.4x slower video on 2 cores with spinning on)
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
-            # measured on 2 shared cores (benchmarks/quantize.py, the FaceRes graph alone,
-            # four runs): one intra-op thread per usable core is 1.1-1.8x faster than one
-            # thread at 8-32 faces a batch (less the busier the machine) and ties at 1; the
-            # parallel executor (2 inter-op threads) is 1.2-1.9x slower; spinning gains nothing
-            opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-            opts.inter_op_num_threads = 1
-            if _SESSION_THREADS is not None:
-                opts.intra_op_num_threads = _SESSION_THREADS
-            elif hasattr(os, "sched_getaffinity"):  # the cores this process may use
-                opts.intra_op_num_threads = len(os.sched_getaffinity(0))
-            sess = _SESSIONS[key] = ort.InferenceSession(str(path), opts, providers=providers)
-    return sess
 
 
 def _softmax(x: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -115,14 +39,27 @@ def _softmax(x: NDArray[np.float32]) -> NDArray[np.float32]:
 
 
 class OnnxModel:
-    """An ONNX age or gender model described by a :class:`Card` (loaded on first use)."""
+    """An ONNX estimation model described by its record's card (loaded on first use).
+
+    One network is one model: a record with several outputs (``"outputs"`` in its card:
+    age, gender, embedding) runs once per batch of chips for all of them
+    (:meth:`predict_all`). The input and crop are the network's, shared by its outputs.
+    """
 
     def __init__(self, record: ModelRecord, *, providers: list[str] | None = None) -> None:
-        if record.task not in ("age", "gender"):
-            raise ModelError(f"model {record.name!r} is a {record.task} model, not age or gender")
+        tasks = tuple(t for t in record.tasks if t in OUTPUT_TASKS)
+        if not tasks:
+            raise ModelError(
+                f"model {record.name!r} is a {record.task} model, not age, gender or embedding"
+            )
         self.record = record
-        self.task = record.task
-        self.card = Card.parse(record.card, task=record.task, where=f"model {record.name!r}")
+        self.tasks: tuple[str, ...] = tasks
+        #: the task of a one-output model; ``multi`` for a model with several outputs
+        self.task: str = tasks[0] if len(tasks) == 1 else record.task
+        where = f"model {record.name!r}"
+        self.cards: dict[str, Card] = {t: Card.parse(record.card, task=t, where=where) for t in tasks}
+        #: the input and crop (the same for every output), and the first output's decoding
+        self.card: Card = self.cards[tasks[0]]
         self.providers = providers
         self._session: Any = None
         self._lock = threading.Lock()
@@ -131,39 +68,18 @@ class OnnxModel:
     def name(self) -> str:
         return self.record.name
 
-    def _load(self) -> Any:
+    def load(self) -> Any:
+        """The onnxruntime session (made on first use, shared per file); ModelError when
+        onnxruntime cannot load the file."""
         with self._lock:
             if self._session is None:
                 path = self.record.path()
                 try:
-                    self._session = _session(path, self.providers or default_providers())
+                    self._session = shared_session(path, self.providers or default_providers())
                 except Exception as e:  # noqa: BLE001 - re-raised with context
                     raise ModelError(f"model {self.name!r}: onnxruntime cannot load {path}: {e}") from e
                 log.debug("loaded %s from %s", self.name, path)
         return self._session
-
-    def _run_all(self, sess: Any, inp: str, chips: NDArray[np.uint8]) -> dict[str, Any]:
-        """Every output of one run on ``chips``; a graph with several outputs (one graph
-        for age and gender) runs once per batch of chips: the second task finds the first
-        one's outputs, keyed by the session, the preprocessing and the chips' bytes (uint8,
-        a quarter of the input tensor's), and skips preprocessing too. An entry is taken
-        out when it is used: it serves the other task of the same batch, never a later call
-        on the same pixels (repeats of an image run the graph again, as benchmarks assume)."""
-        names = [o.name for o in sess.get_outputs()]
-        if len(names) == 1:
-            return dict(zip(names, sess.run(None, {inp: self.preprocess(chips)})))
-        c = self.card
-        key = (id(sess), type(self).__name__, c.channels, c.layout, c.mean, c.std, chips.shape,
-               hashlib.blake2b(np.ascontiguousarray(chips).data, digest_size=16).digest())
-        with _JOINT_LOCK:
-            hit = _JOINT.pop(key, None)
-        if hit is None:
-            hit = sess.run(None, {inp: self.preprocess(chips)})
-            with _JOINT_LOCK:
-                _JOINT[key] = hit
-                while len(_JOINT) > _JOINT_KEEP:
-                    _JOINT.popitem(last=False)
-        return dict(zip(names, hit))
 
     def preprocess(self, chips: NDArray[np.uint8]) -> NDArray[np.float32]:
         """RGB uint8 chips (N, h, w, 3) to the model's input tensor."""
@@ -178,29 +94,54 @@ class OnnxModel:
             x = x.transpose(0, 3, 1, 2)
         return np.ascontiguousarray(x)
 
-    def run(self, chips: NDArray[np.uint8]) -> NDArray[np.float32]:
-        """Raw outputs (N, K) for the chips, in batches of at most MAX_BATCH."""
-        sess = self._load()
+    def run_outputs(self, chips: NDArray[np.uint8], tasks: Sequence[str] | None = None,
+                    ) -> dict[str, NDArray[np.float32]]:
+        """Raw outputs ``{task: (N, K)}`` of ``tasks`` (default: all of this model's) for
+        the chips: one run of the graph per batch of at most MAX_BATCH gives them all."""
+        tasks = list(self.tasks if tasks is None else tasks)
+        for t in tasks:
+            if t not in self.cards:
+                raise ModelError(f"model {self.name!r} has no {t!r} output; it gives {', '.join(self.tasks)}")
+        sess = self.load()
         first = sess.get_inputs()[0]
         inp = self.card.input_name or first.name
+        names = [o.name for o in sess.get_outputs()]
+        picks = [self._output_index(t, names) for t in tasks]
         # graphs exported with a fixed batch (e.g. the ONNX Model Zoo's 1x3x224x224) get
         # batches of that size; a symbolic batch dimension takes up to MAX_BATCH
         shape = getattr(first, "shape", None)
         fixed = shape[0] if shape and isinstance(shape[0], int) else 0
         batch = fixed if fixed > 0 else MAX_BATCH
-        outs = []
+        outs: dict[str, list[NDArray[np.float32]]] = {t: [] for t in tasks}
         for i in range(0, len(chips), batch):
             part = chips[i : i + batch]
-            res = self._run_all(sess, inp, part)
-            out = res[self.card.output_name] if self.card.output_name else next(iter(res.values()))
-            outs.append(np.asarray(out, np.float32).reshape(len(part), -1))
-        return np.concatenate(outs) if outs else np.zeros((0, 1), np.float32)
+            res = sess.run(None, {inp: self.preprocess(part)})
+            for t, k in zip(tasks, picks):
+                outs[t].append(np.asarray(res[k], np.float32).reshape(len(part), -1))
+        return {t: np.concatenate(o) if o else np.zeros((0, 1), np.float32) for t, o in outs.items()}
+
+    def _output_index(self, task: str, names: list[str]) -> int:
+        """Which graph output gives ``task``: the one its card names, else by position."""
+        want = self.cards[task].output_name
+        if want is None:
+            return min(self.tasks.index(task), len(names) - 1)
+        if want not in names:
+            raise ModelError(
+                f"model {self.name!r}: its card's {task} output {want!r} is not one of the "
+                f"graph's outputs ({', '.join(names)}); fix output.name in the card"
+            )
+        return names.index(want)
+
+    def run(self, chips: NDArray[np.uint8]) -> NDArray[np.float32]:
+        """Raw outputs (N, K) of the first output for the chips."""
+        return self.run_outputs(chips, self.tasks[:1])[self.tasks[0]]
 
     # ----------------------------------------------------------------- decode
     def decode_age(self, raw: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
         """(distribution over 0..100, years) from raw outputs."""
-        p = self.card.params
-        d = self.card.decode
+        card = self.cards["age"]
+        p = card.params
+        d = card.decode
         if d == "regression":
             years = np.clip(raw[:, 0] * float(p.get("scale", 1.0)), 0, 100).astype(np.float32)
             return gaussian_distribution(years, float(p.get("sigma", 4.0))), years
@@ -245,8 +186,9 @@ class OnnxModel:
 
     def decode_gender(self, raw: NDArray[np.float32]) -> NDArray[np.float32]:
         """Probability of 'male' from raw outputs (``temperature`` divides its logit)."""
-        p = self.card.params
-        if self.card.decode == "sigmoid":
+        card = self.cards["gender"]
+        p = card.params
+        if card.decode == "sigmoid":
             v = raw[:, 0]
             if p.get("logits", False):
                 v = 1.0 / (1.0 + np.exp(-v))  # type: ignore[assignment]
@@ -261,10 +203,29 @@ class OnnxModel:
             male = 1.0 / (1.0 + np.exp(-np.log(q / (1 - q)) / t))
         return np.asarray(male, np.float32)
 
-    def predict(self, chips: NDArray[np.uint8]) -> Any:
-        """Age: (dist (N, 101), years (N,)); gender: p_male (N,)."""
-        raw = self.run(chips)
-        return self.decode_age(raw) if self.task == "age" else self.decode_gender(raw)
+    def decode_embedding(self, raw: NDArray[np.float32]) -> NDArray[np.float32]:
+        """One vector per face: unit length (``l2``) or as the graph gives it (``raw``)."""
+        if self.cards["embedding"].decode == "raw":
+            return raw
+        norm = np.linalg.norm(raw, axis=1, keepdims=True)
+        return (raw / np.maximum(norm, 1e-12)).astype(np.float32)
+
+    def decode(self, task: str, raw: NDArray[np.float32]) -> Any:
+        """Age: (dist (N, 101), years (N,)); gender: p_male (N,); embedding: (N, D)."""
+        if task == "age":
+            return self.decode_age(raw)
+        if task == "gender":
+            return self.decode_gender(raw)
+        return self.decode_embedding(raw)
+
+    def predict_all(self, chips: NDArray[np.uint8], tasks: Sequence[str] | None = None) -> dict[str, Any]:
+        """Every asked output (default: all), decoded, from one run of the graph."""
+        return {t: self.decode(t, raw) for t, raw in self.run_outputs(chips, tasks).items()}
+
+    def predict(self, chips: NDArray[np.uint8], task: str | None = None) -> Any:
+        """One output decoded (default: the first): see :meth:`decode`."""
+        t = task or self.tasks[0]
+        return self.predict_all(chips, [t])[t]
 
     def __repr__(self) -> str:
-        return f"OnnxModel({self.name!r}, task={self.task!r})"
+        return f"{type(self).__name__}({self.name!r}, tasks={'+'.join(self.tasks)!r})"

@@ -23,6 +23,12 @@ Input values are ``(pixel - mean) / std`` with pixels in 0..255 (``mean`` and
 * ``sigmoid`` — one number, probability of ``positive`` (``"male"`` or ``"female"``).
 * ``softmax`` — probabilities over ``labels`` (must contain ``female`` and ``male``).
 
+* ``l2`` / ``raw`` (embeddings) — a vector per face, scaled to unit length or as is.
+
+A network with several heads is one model: its card has ``"outputs"``, one such object
+per task (``{"age": {...}, "gender": {...}, "embedding": {...}}``, each with the ``name`` of
+its graph output), in place of ``"output"``, and the network runs once for all of them.
+
 ``"softmax": false`` says the graph already outputs probabilities. ``"temperature": T``
 (default 1) calibrates confidences, fitted on validation data with
 ``tools/calibrate_temperature.py``: for age it flattens the distribution (``p ** (1/T)``)
@@ -41,6 +47,8 @@ from .record import ModelFile, ModelRecord
 
 _DECODES_AGE = ("expected_value", "groups", "regression")
 _DECODES_GENDER = ("sigmoid", "softmax")
+_DECODES_EMBEDDING = ("l2", "raw")
+_DECODES = {"age": _DECODES_AGE, "gender": _DECODES_GENDER, "embedding": _DECODES_EMBEDDING}
 
 
 @dataclass(frozen=True)
@@ -69,8 +77,15 @@ class Card:
 
         inp = d.get("input")
         out = d.get("output")
+        outs = d.get("outputs")
+        if outs is not None:
+            if not isinstance(outs, dict) or not outs:
+                raise bad("'outputs' must map each task (age, gender, embedding) to its output")
+            if task not in outs:
+                raise bad(f"has no {task!r} output; its outputs are {', '.join(outs)}")
+            out = outs[task]
         if not isinstance(inp, dict) or not isinstance(out, dict):
-            raise bad("needs an 'input' object and an 'output' object")
+            raise bad("needs an 'input' object and an 'output' object (or 'outputs')")
         size = inp.get("size")
         if isinstance(size, int):
             size = (size, size)
@@ -110,7 +125,7 @@ class Card:
         if not isinstance(mask_bg, bool):
             raise bad(f"crop.mask_background must be true or false, got {mask_bg!r}")
         decode = str(out.get("decode", ""))
-        allowed = _DECODES_AGE if task == "age" else _DECODES_GENDER
+        allowed = _DECODES.get(task, _DECODES_GENDER)
         if decode not in allowed:
             raise bad(f"output.decode for a {task} model must be one of {allowed}, got {decode!r}")
         params = {k: v for k, v in out.items() if k != "decode"}
@@ -146,9 +161,15 @@ def record_from_card(d: dict[str, Any], *, origin: str) -> ModelRecord:
     for key in ("name", "task"):
         if not isinstance(d.get(key), str):
             raise InputError(f"{where}: needs a string '{key}'")
-    if d["task"] not in ("age", "gender"):
-        raise InputError(f"{where}: task must be 'age' or 'gender', got {d['task']!r}")
-    Card.parse(d, task=d["task"], where=where)
+    if d["task"] not in ("age", "gender", "embedding", "multi"):
+        raise InputError(
+            f"{where}: task must be 'age', 'gender', 'embedding' or 'multi' (several "
+            f"'outputs'), got {d['task']!r}"
+        )
+    if d["task"] == "multi" and not isinstance(d.get("outputs"), dict):
+        raise InputError(f"{where}: task 'multi' needs 'outputs': task -> output")
+    for task in d["outputs"] if d["task"] == "multi" else [d["task"]]:
+        Card.parse(d, task=task, where=where)
     if "file" in d:
         f = ModelFile(str(Path(d["file"]).expanduser().resolve()), d.get("sha256"))
     elif "url" in d:
@@ -163,6 +184,6 @@ def record_from_card(d: dict[str, Any], *, origin: str) -> ModelRecord:
         description=d.get("description", "user model"),
         license=d.get("license", "unknown"),
         files=(f,),
-        card={k: d[k] for k in ("input", "crop", "output") if k in d},
+        card={k: d[k] for k in ("input", "crop", "output", "outputs") if k in d},
         origin=origin,
     )

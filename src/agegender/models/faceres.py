@@ -11,7 +11,9 @@ minus the Caffe/VGG means, no scaling, 224x224 square crop of the box grown by 1
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from .._fs import atomic_path, fresh
 from . import store
@@ -49,46 +51,63 @@ def tfjs_onnx(record: ModelRecord, paths: list[Path]) -> Path:
 
 
 def register_faceres(register: Register) -> None:
+    """The published FaceRes network: one record, ``faceres.deep``, with its age and gender
+    heads as two outputs of one graph (one run gives both). ``faceres-age.deep`` and
+    ``faceres-gender.deep`` name its outputs."""
     common = "HSE FaceRes (MobileNet-v1 body from VGGFace2 identities; heads on IMDB-WIKI), "
     register(ModelRecord(
-        name="faceres-age.deep",
-        task="age",
-        description=common + "published age head: softmax over 1..100 years; 224x224 BGR box crop; "
-        "converted from TF.js to ONNX on first use",
+        name="faceres.deep",
+        task="multi",
+        description=common + "published age head (softmax over 1..100 years) and gender head "
+        "(sigmoid, 1 = male), one graph; 224x224 BGR box crop; converted from TF.js to ONNX on "
+        "first use",
         license=LICENSE,
         files=FILES,
-        card={"input": dict(INPUT), "crop": dict(CROP),
-              "output": {"decode": "expected_value", "ages": list(range(1, 101)), "softmax": False,
-                         "name": "age_pred/Softmax"}},
+        card={"input": dict(INPUT), "crop": dict(CROP), "outputs": {
+            "age": {"decode": "expected_value", "ages": list(range(1, 101)), "softmax": False,
+                    "name": "age_pred/Softmax"},
+            "gender": {"decode": "sigmoid", "positive": "male", "name": "gender_pred/Sigmoid"}}},
         convert=tfjs_onnx,
-    ), deprecated=("faceres-deep-age",))
-    register(ModelRecord(
-        name="faceres-gender.deep",
-        task="gender",
-        description=common + "published gender head: sigmoid, 1 = male; 224x224 BGR box crop; "
-        "converted from TF.js to ONNX on first use",
-        license=LICENSE,
-        files=FILES,
-        card={"input": dict(INPUT), "crop": dict(CROP),
-              "output": {"decode": "sigmoid", "positive": "male", "name": "gender_pred/Sigmoid"}},
-        convert=tfjs_onnx,
-    ), deprecated=("faceres-deep-gender",))
+    ), outputs={"faceres-age.deep": "age", "faceres-gender.deep": "gender",
+                "faceres-deep-age": "age", "faceres-deep-gender": "gender"},
+        deprecated=("faceres-deep-age", "faceres-deep-gender"))
 
 
 #: Where the FaceRes networks fine-tuned here ship inside the package (with their cards).
 SHIPPED = "models/data/faceres"
+_RECORD_KEYS = ("input", "crop", "output", "outputs")
+
+
+def _shipped_cards() -> list[dict[str, Any]]:
+    """The shipped network's card: ``card.json`` (one card, ``"outputs"`` for each head),
+    or the older pair ``card-age.json`` + ``card-gender.json`` merged into one when they
+    describe one file with one input and crop (else the two as they are)."""
+    one = store.package_file("agegender", f"{SHIPPED}/card.json")
+    if one is not None:
+        return [json.loads(one.read_text())]
+    cards = []
+    for task in ("age", "gender"):
+        path = store.package_file("agegender", f"{SHIPPED}/card-{task}.json")
+        if path is not None:
+            cards.append(json.loads(path.read_text()))
+    if len(cards) != 2 or any(cards[0][k] != cards[1][k] for k in ("file", "sha256", "input", "crop")):
+        return cards
+    age, gender = cards
+    name = age["name"].removesuffix("-age")
+    return [{**age, "name": name, "task": "multi",
+             "description": f"{age['description']}; {gender['description'].split(': ', 1)[-1]}",
+             "output": None, "outputs": {"age": age["output"], "gender": gender["output"]}}]
 
 
 def register_shipped(register: Register) -> None:
-    """Records for the fine-tuned FaceRes pair shipped in the package: one ONNX file, two
-    cards (age and gender read two outputs of one graph, which runs once per batch)."""
-    import json
-
-    for task in ("age", "gender"):
-        card_path = store.package_file("agegender", f"{SHIPPED}/card-{task}.json")
-        if card_path is None:  # a source tree without the exported model
-            continue
-        card = json.loads(card_path.read_text())
+    """The FaceRes network fine-tuned here, shipped in the package: one ONNX file, one
+    record (``faceres``, age and gender as two outputs of one graph, which runs once per
+    batch). ``faceres-age``/``faceres-gender`` and ``default-age``/``default-gender`` name
+    its outputs."""
+    for card in _shipped_cards():
+        tasks = list(card["outputs"]) if card.get("outputs") else [card["task"]]
+        names = {f"{card['name']}-{t}": t for t in tasks} if card.get("outputs") else {}
+        names.update({f"default-{t}": t for t in tasks})
         register(ModelRecord(
             name=card["name"],
             task=card["task"],
@@ -97,5 +116,6 @@ def register_shipped(register: Register) -> None:
             license=card["license"],
             files=(ModelFile(card["file"], card["sha256"], package="agegender",
                              resource=f"{SHIPPED}/{card['file']}", pip_name="agegender"),),
-            card={k: card[k] for k in ("input", "crop", "output")},
-        ), aliases=(f"default-{task}",))
+            card={k: card[k] for k in _RECORD_KEYS if card.get(k) is not None},
+        ), outputs=names if card.get("outputs") else None,
+            aliases=() if card.get("outputs") else tuple(names))

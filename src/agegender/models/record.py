@@ -19,7 +19,10 @@ from . import store
 
 log = logging.getLogger(__name__)
 
-Task = Literal["detect", "age", "gender", "landmarks"]
+Task = Literal["detect", "age", "gender", "landmarks", "embedding", "multi"]
+#: What an estimation model's outputs can be (a ``multi`` record has several of them).
+OutputTask = Literal["age", "gender", "embedding"]
+OUTPUT_TASKS: tuple[OutputTask, ...] = ("age", "gender", "embedding")
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,13 @@ class ModelFile:
 
 @dataclass(frozen=True)
 class ModelRecord:
-    """A named model: task, license, files, and its card (preprocessing and decoding)."""
+    """A named model: task, license, files, and its card (preprocessing and decoding).
+
+    One network is one record. A network with several heads (an age distribution, a gender
+    logit, an embedding) is one record with ``task="multi"`` whose card has ``"outputs"``
+    (task -> the output's name and decoding) in place of ``"output"``; it runs once for
+    all of them. :attr:`tasks` lists what a record gives.
+    """
 
     name: str
     task: Task
@@ -70,6 +79,15 @@ class ModelRecord:
     #: Extra check that the model can be built here (e.g. user-supplied weights are present);
     #: raises ModelUnavailableError with what to do. Cheap: it never converts anything.
     ready: Callable[[ModelRecord], None] | None = None
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        """The tasks this model answers: its card's ``outputs`` (in order) for a ``multi``
+        record, else ``(task,)``."""
+        outs = self.card.get("outputs")
+        if isinstance(outs, dict) and outs:
+            return tuple(outs)
+        return (self.task,)
 
     # ------------------------------------------------------------ resolving
     def _find(self, f: ModelFile, *, fetch: bool) -> Path:
@@ -158,4 +176,5 @@ class Register(Protocol):
     given to add their records with: :func:`agegender.models.zoo.register`."""
 
     def __call__(self, record: ModelRecord, *, aliases: tuple[str, ...] = (),
-                 replace: bool = False, deprecated: tuple[str, ...] = ()) -> None: ...
+                 replace: bool = False, deprecated: tuple[str, ...] = (),
+                 outputs: dict[str, str] | None = None) -> None: ...

@@ -19,19 +19,30 @@ _REGISTRY: dict[str, ModelRecord] = {}
 _ALIASES: dict[str, str] = {}
 #: old name -> current name; resolved with a warning, once per name (kept one release)
 _DEPRECATED: dict[str, str] = {}
+#: a name that stands for one output of a multi-output record -> that output's task
+#: (``faceres-age`` -> ``age`` of ``faceres``)
+_OUTPUT_OF: dict[str, str] = {}
 _warned: set[str] = set()
 _loaded = False
 
 
 def register(record: ModelRecord, *, aliases: tuple[str, ...] = (), replace: bool = False,
-             deprecated: tuple[str, ...] = ()) -> None:
+             deprecated: tuple[str, ...] = (), outputs: dict[str, str] | None = None) -> None:
     """Add ``record`` under its name and ``aliases``; ``deprecated`` names still resolve,
-    with a warning that names the new one."""
+    with a warning that names the new one. ``outputs`` maps names that stand for one output
+    of a multi-output record to that output's task (``{"faceres-age": "age"}``): they
+    resolve to the record, as a model of that task only."""
     if record.name in _REGISTRY and not replace:
         raise ValueError(f"a model named {record.name!r} is already registered")
+    for a, task in (outputs or {}).items():
+        if task not in record.tasks:
+            raise ValueError(f"model {record.name!r} has no {task!r} output for the name {a!r}")
     _REGISTRY[record.name] = record
     for a in aliases:
         _ALIASES[a] = record.name
+    for a, task in (outputs or {}).items():
+        _ALIASES[a] = record.name
+        _OUTPUT_OF[a] = task
     for a in deprecated:
         _ALIASES[a] = record.name
         _DEPRECATED[a] = record.name
@@ -68,7 +79,7 @@ def reload_user_cards() -> None:
 
 def records(task: Task | None = None) -> list[ModelRecord]:
     _ensure_loaded()
-    return [r for r in _REGISTRY.values() if task is None or r.task == task]
+    return [r for r in _REGISTRY.values() if task is None or r.task == task or task in r.tasks]
 
 
 def names(task: Task | None = None) -> list[str]:
@@ -78,7 +89,13 @@ def names(task: Task | None = None) -> list[str]:
 def get(name: str, task: Task | None = None) -> ModelRecord:
     """The record called ``name``; the error lists the closest names when it is unknown."""
     rec = _REGISTRY.get(canonical_name(name))
-    if rec is None or (task is not None and rec.task != task):
+    bound = _OUTPUT_OF.get(name)
+    if rec is not None and task is not None and bound is not None and bound != task:
+        raise UnknownModelError(
+            f"{name!r} names the {bound} output of model {rec.name!r}, not a {task} model; "
+            f"name {rec.name!r} (it gives {', '.join(rec.tasks)}) or a {task} model"
+        )
+    if rec is None or (task is not None and rec.task != task and task not in rec.tasks):
         pool = names(task)
         close = difflib.get_close_matches(name, pool, n=3, cutoff=0.4)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
@@ -103,6 +120,13 @@ def list_models(pattern: str = "*", *, task: Task | None = None,
             continue
         out.append(r.name)
     return out
+
+
+def output_task(name: str) -> str | None:
+    """The task a name stands for when it names one output of a multi-output record
+    (``faceres-age`` -> ``age``), else None."""
+    _ensure_loaded()
+    return _OUTPUT_OF.get(name)
 
 
 def get_model(name: str, task: Task | None = None) -> ModelRecord:
