@@ -50,6 +50,10 @@ def _summary_rows(report: Mapping[str, Any]) -> list[tuple[str, str, str]]:
         rows.append(("Adience 8-group one-off *", _pct(ad["one_off"]), str(ad["n"])))
     if rng := report.get("range"):
         rows.append(("Range accuracy", _pct(rng["accuracy"]), str(rng["n"])))
+    if ab := report.get("age_bins"):
+        k = len(ab["labels"])
+        rows.append((f"Age {k}-bin exact", _pct(ab["exact"]), str(ab["n"])))
+        rows.append((f"Age {k}-bin one-off", _pct(ab["one_off"]), str(ab["n"])))
     if g := report.get("gender"):
         rows.append(("Gender accuracy", _pct(g["accuracy"]), str(g["n"])))
         rows.append((f"Gender ECE ({g['bins']} bins)", _num(g["ece"], 3), str(g["n"])))
@@ -131,6 +135,14 @@ def _markdown(report: Mapping[str, Any], plots: Sequence[str]) -> str:
         md += _md_table(
             ["true \\ pred", *ad["labels"]],
             [(lab, *row) for lab, row in zip(ad["labels"], ad["confusion_matrix"])],
+        )
+    if ab := report.get("age_bins"):
+        md += ["## Age bins", "", "The predicted bin holds the reported age (rounded); one-off "
+               "also counts a neighbouring bin.", ""]
+        md += _md_table(
+            ["bin", "n", "exact", "one-off", "n (gender)", "gender accuracy", "gender ECE"],
+            [(r["bin"], r["n"], _pct(r["exact"]), _pct(r["one_off"]), r["n_gender"],
+              _pct(r["gender_accuracy"]), _num(r["gender_ece"], 3)) for r in ab["per_bin"]],
         )
     if g := report.get("gender"):
         md += ["## Gender calibration", "",

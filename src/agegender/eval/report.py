@@ -28,6 +28,7 @@ from ..ages import (
 from ..errors import InputError
 from ..faces import INTERVAL_QUANTILES
 from . import bands as B
+from . import bins as AB
 from . import metrics as M
 from .readers import Sample
 
@@ -291,6 +292,10 @@ def build_report(
             "Range accuracy: the predicted age, rounded to the nearest year, lies in the "
             "inclusive label range."
         )
+        bins = AB.match_bins(L["ranges"])
+        if bins is not None:
+            report["age_bins"] = AB.bins_section(P["years"], L["ranges"], P["p_male"], L["male"],
+                                                 bins, ece_bins=ece_bins)
     else:
         skipped["range"] = "no sample has an age range label"
 

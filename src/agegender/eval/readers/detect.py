@@ -21,6 +21,7 @@ __all__ = ["FORMATS", "read_dataset"]
 
 #: Formats :func:`read_dataset` understands (plus ``"auto"``).
 FORMATS: tuple[str, ...] = ("utkface", "adience", "fairface", "csv")
+_FAIRFACE_CSV = re.compile(r"^fairface_label_(\w+)\.csv$")
 
 
 def _header(path: Path) -> list[str]:
@@ -34,6 +35,8 @@ def _header(path: Path) -> list[str]:
 def _detect(path: Path) -> str:
     """Guess the format of a data set folder or label file from its contents."""
     if path.is_dir():
+        if any(_FAIRFACE_CSV.match(p.name) for p in path.iterdir()):
+            return "fairface"
         if any(_FOLD_FILE.match(p.name) for p in path.iterdir()):
             return "adience"
         if _is_adience_csv(path / "labels.csv"):
@@ -73,13 +76,15 @@ def read_dataset(
     """Read a labeled data set in any supported format.
 
     Args:
-        path: a UTKFace folder (or its ``labels.csv``), an Adience folder (or one
-            ``fold_N_data.txt``), a FairFace CSV or a generic CSV.
+        path: a UTKFace folder (or its ``labels.csv``; FairFace staged in that layout reads
+            its ``age_group_fairface`` bins), an Adience folder (or one ``fold_N_data.txt``),
+            a FairFace folder in FairFace's own layout (``fairface_label_{train,val}.csv``
+            beside ``train/`` and ``val/``) or one of its CSVs, or a generic CSV.
         format: ``"auto"`` (detect from the contents), ``"utkface"``,
             ``"adience"``, ``"fairface"`` or ``"csv"``.
         split: UTKFace / CSV: the split name(s) to keep; Adience: the fold
-            index(es), e.g. ``0`` or ``"0,1"``; FairFace: not supported (FairFace
-            ships one CSV per split). None keeps everything.
+            index(es), e.g. ``0`` or ``"0,1"``; a FairFace folder: ``train`` or ``val``
+            (None: both); a FairFace CSV: None (it is one split). None keeps everything.
 
     Raises:
         SourceNotFoundError: ``path`` does not exist.
@@ -109,6 +114,8 @@ def read_dataset(
         if p.is_file() and p.name != "labels.csv":
             return read_csv(p, split=_split_names(split))
         return read_utkface(root, split=_split_names(split))
+    if fmt == "fairface" and p.is_dir():
+        return _fairface_folder(p, _split_names(split))
     if p.is_dir():
         raise InputError(f"{fmt} data sets are read from a CSV file, but {p} is a folder")
     if fmt == "fairface":
@@ -118,6 +125,23 @@ def read_dataset(
             )
         return read_fairface(p)
     return read_csv(p, split=_split_names(split))
+
+
+def _fairface_folder(root: Path, split: str | list[str] | None) -> Dataset:
+    """FairFace's official layout: ``fairface_label_{train,val}.csv`` beside ``train/`` and
+    ``val/``; ``split`` picks the CSVs (None: every one there)."""
+    found = {m.group(1): f for f in sorted(root.iterdir())
+             if (m := _FAIRFACE_CSV.match(f.name))}
+    names = sorted(found) if split is None else ([split] if isinstance(split, str) else split)
+    missing = [n for n in names if n not in found]
+    if missing or not names:
+        raise InputError(
+            f"{root}: no fairface_label_{(missing or ['train'])[0]}.csv; the splits there are "
+            f"{sorted(found) or 'none'} (FairFace's own are train and val)"
+        )
+    parts = [read_fairface(found[n], root) for n in names]
+    return Dataset([s for d in parts for s in d.samples], [q for d in parts for q in d.problems],
+                   source=root, format="fairface")
 
 
 def _split_names(split: str | int | Sequence[str | int] | None) -> str | list[str] | None:

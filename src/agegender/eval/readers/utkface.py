@@ -16,6 +16,7 @@ from .common import (
     _age,
     _gender,
     _need_dir,
+    _range,
     _RowError,
     _splits,
     _table,
@@ -92,6 +93,9 @@ def read_utkface(root: str | Path, split: str | Sequence[str] | None = None) -> 
                 samples.append(Sample(
                     path=root / rel,
                     age=_age(row["age"]) if _text(row.get("age")) else None,
+                    # FairFace in this layout: 9 age bins, no exact age
+                    age_range=(_range(row["age_group_fairface"])
+                               if _text(row.get("age_group_fairface")) else None),
                     gender=_gender(row.get("gender"), codes),
                     group=race.lower() if race else None,
                     subject=_text(row.get("person")),
