@@ -6,6 +6,8 @@ found in ``AGEGENDER_MIRROR``) and checked against their sha256.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from .extra import register_extra
 from .faceres import register_faceres, register_shipped
 from .record import ModelFile, ModelRecord, Register
@@ -35,6 +37,20 @@ _SSD_PBTXT = (
     "https://raw.githubusercontent.com/opencv/opencv/4.x/samples/dnn/face_detector/"
     "opencv_face_detector.pbtxt"
 )
+
+
+def _ssd_onnx(record: ModelRecord, paths: list[Path]) -> Path:
+    """OpenCV's TensorFlow SSD (.pb + .pbtxt) converted once to ONNX in the cache (no
+    cv2.dnn: OpenCV 5.1 cannot read TensorFlow); ``v1`` names the converter's output."""
+    from .._fs import atomic_path, fresh
+    from ..convert.tf_ssd import ssd_to_onnx
+    from . import store
+
+    out = store.cache_dir() / record.name / "opencv_face_detector.v1.onnx"
+    if not fresh(out, *paths):
+        with atomic_path(out) as tmp:
+            ssd_to_onnx(paths[0], paths[1], tmp)
+    return out
 
 
 def register_all(register: Register) -> None:
@@ -203,7 +219,8 @@ def register_all(register: Register) -> None:
         ModelRecord(
             name="opencv-ssd",
             task="detect",
-            description="OpenCV's ResNet-10 SSD face detector (uint8); no landmarks",
+            description="OpenCV's ResNet-10 SSD face detector (uint8); no landmarks; "
+            "converted from TensorFlow to ONNX on first use",
             license="OpenCV sample model (BSD-3-Clause/Apache-2.0 as OpenCV)",
             files=(
                 ModelFile(
@@ -219,6 +236,7 @@ def register_all(register: Register) -> None:
                     mirror_path="opencv-ssd/opencv_face_detector.pbtxt",
                 ),
             ),
+            convert=_ssd_onnx,
         ),
         aliases=("ssd",),
     )
