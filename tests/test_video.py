@@ -283,29 +283,39 @@ def _small_clip(path: Path, fourcc: str = "mp4v", n: int = 30) -> Path:
 
 @pytest.mark.parametrize("ext,fourcc", [("mp4", "mp4v"), ("avi", "MJPG")])
 def test_truncated_video_ends_early_or_fails_clearly(
-    tmp_path: Path, ext: str, fourcc: str, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, ext: str, fourcc: str
 ) -> None:
     full = _small_clip(tmp_path / f"full.{ext}", fourcc)
     data = full.read_bytes()
     cut = tmp_path / f"cut.{ext}"
     cut.write_bytes(data[: int(len(data) * 0.3)])
     try:
-        with caplog.at_level(logging.WARNING, logger="agegender"):
-            v = open_video(cut)
-            n = sum(1 for _ in v)
+        v = open_video(cut)
+        n = sum(1 for _ in v)
     except VideoError as e:
         assert "truncated" in str(e) and str(cut) in str(e)
     else:
         assert 0 < n < 30
-        assert "truncated" in caplog.text
+        assert v.ended_early is not None and "truncated" in v.ended_early
+        assert f"ended after {n} of the 30 frames" in v.ended_early
 
 
-def test_truncated_video_through_analyze_video(analyzer: Any, tmp_path: Path) -> None:
+def test_a_whole_video_has_not_ended_early(tmp_path: Path) -> None:
+    v = open_video(_small_clip(tmp_path / "full.avi", "MJPG"))
+    assert sum(1 for _ in v) == 30 and v.ended_early is None
+
+
+def test_truncated_video_through_analyze_video(
+    analyzer: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     full = _small_clip(tmp_path / "full.avi", "MJPG")
     cut = tmp_path / "cut.avi"
     cut.write_bytes(full.read_bytes()[: int(full.stat().st_size * 0.3)])
-    s = analyze_video(analyzer, cut)
+    with caplog.at_level(logging.WARNING, logger="agegender"):
+        s = analyze_video(analyzer, cut)
     assert 0 < s.frames_read < 30 and s.frames_analyzed == s.frames_read and not s.stopped
+    assert s.error is not None and "truncated" in s.error and s.to_dict()["error"] == s.error
+    assert "truncated" in caplog.text
 
 
 def test_garbage_missing_and_empty_files(tmp_path: Path) -> None:
@@ -323,8 +333,15 @@ def test_garbage_missing_and_empty_files(tmp_path: Path) -> None:
 
 
 def test_camera_that_does_not_exist() -> None:
-    with pytest.raises(VideoError, match="camera 7 cannot be opened: is it connected"):
+    with pytest.raises(VideoError, match=r"no camera 7|camera 7 cannot be opened: is it connected"):
         open_video(7)
+
+
+@pytest.mark.parametrize("index", [-1, -2, 100, 200, 10**9])
+def test_camera_indexes_opencv_cannot_take_are_refused_before_it_sees_them(index: int) -> None:
+    # -1 crashed the process inside OpenCV 5 (exit 139); 200 is camera 0 through V4L2
+    with pytest.raises(VideoError, match=rf"no camera {index}: camera indexes are 0\.\.99"):
+        open_video(index)
 
 
 def test_video_writer_errors(tmp_path: Path) -> None:

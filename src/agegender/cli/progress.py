@@ -33,10 +33,18 @@ def clock(seconds: float | None) -> str:
     return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
 
 
-def format_progress(n: int, total: int | None, elapsed: float, what: str = "images") -> str:
-    """The text of the progress line after ``n`` of ``total`` items in ``elapsed`` seconds."""
+#: How a rate reads, per item unit: (per second, seconds per item).
+UNITS = {"img": ("img/s", "s/img"), "frame": ("frames/s", "s/frame")}
+
+
+def format_progress(
+    n: int, total: int | None, elapsed: float, what: str = "images", unit: str = "img"
+) -> str:
+    """The text of the progress line after ``n`` of ``total`` items in ``elapsed`` seconds
+    (``what``: the items' plural name; ``unit``: a key of :data:`UNITS`)."""
     rate = n / elapsed if elapsed > 0 else 0.0
-    speed = f"{rate:.1f} img/s" if rate >= 1 or n == 0 else f"{elapsed / n:.1f} s/img"
+    per_s, s_per = UNITS.get(unit, (f"{unit}/s", f"s/{unit}"))
+    speed = f"{rate:.1f} {per_s}" if rate >= 1 or n == 0 else f"{elapsed / n:.1f} {s_per}"
     if total:
         pct = 100.0 * min(n, total) / total
         eta = (total - n) / rate if rate > 0 else None
@@ -51,7 +59,8 @@ class Progress:
     """A progress line for ``total`` items (``None``: unknown), shown only on a terminal.
 
     ``stream`` defaults to ``sys.stderr``; anything with ``write``, ``flush`` and
-    ``isatty`` works (tests pass a fake terminal). ``clock_fn`` gives the time.
+    ``isatty`` works (tests pass a fake terminal). ``clock_fn`` gives the time. ``what``
+    and ``unit`` name the items (``"frames"``, ``"frame"`` for a video).
     """
 
     def __init__(
@@ -62,7 +71,10 @@ class Progress:
         stream: IO[str] | None = None,
         refresh: float = REFRESH_S,
         clock_fn: Callable[[], float] = time.monotonic,
+        what: str = "images",
+        unit: str = "img",
     ) -> None:
+        self.what, self.unit = what, unit
         self.stream = stream if stream is not None else sys.stderr
         isatty = getattr(self.stream, "isatty", None)
         self.enabled = bool(enabled and isatty is not None and isatty())
@@ -85,7 +97,8 @@ class Progress:
     def line(self) -> str:
         """The current text, cut to the terminal's width (a wrapped line cannot be redrawn)."""
         width = shutil.get_terminal_size((100, 24)).columns
-        return format_progress(self.n, self.total, self._clock() - self.t0)[: max(width - 1, 10)]
+        text = format_progress(self.n, self.total, self._clock() - self.t0, self.what, self.unit)
+        return text[: max(width - 1, 10)]
 
     def draw(self) -> None:
         if not self.enabled:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,12 +26,17 @@ from .video_source import VideoSource
 
 log = logging.getLogger(__name__)
 
-__all__ = ["open_video"]
+__all__ = ["MAX_CAMERA_INDEX", "check_camera", "open_video"]
 
 
 def _redact(url: str) -> str:
     """A URL with its password hidden, for messages and logs."""
     return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
+
+
+#: Camera indexes OpenCV takes as cameras: from 100 on it reads ``index // 100`` as a
+#: backend (``200`` is camera 0 through V4L2), and a negative index crashes some builds.
+MAX_CAMERA_INDEX = 99
 
 
 def _camera_index(source: str | int) -> int | None:
@@ -39,6 +45,30 @@ def _camera_index(source: str | int) -> int | None:
     if isinstance(source, str) and source.isdigit() and not Path(source).exists():
         return int(source)
     return None
+
+
+def check_camera(index: int) -> None:
+    """Refuse, before OpenCV sees it, a camera index that cannot name a camera here.
+
+    Negative indexes (OpenCV 5 crashes the process on ``VideoCapture(-1)``) and indexes
+    above :data:`MAX_CAMERA_INDEX` are refused everywhere; on Linux, an index with no
+    ``/dev/videoN`` device too (OpenCV would only say it cannot open it).
+
+    Raises:
+        VideoError: ``no camera N``, with what to do.
+    """
+    if not 0 <= index <= MAX_CAMERA_INDEX:
+        raise VideoError(
+            f"no camera {index}: camera indexes are 0..{MAX_CAMERA_INDEX} (0 = the first camera)"
+        )
+    dev = Path("/dev")
+    if sys.platform.startswith("linux") and dev.is_dir() and not (dev / f"video{index}").exists():
+        found = sorted(p.name for p in dev.glob("video[0-9]*"))
+        here = ", ".join(found) if found else "none"
+        raise VideoError(
+            f"no camera {index}: /dev/video{index} does not exist (video devices here: {here}); "
+            "is the camera connected, and is this user allowed to see it?"
+        )
 
 
 def open_video(
@@ -61,11 +91,16 @@ def open_video(
         VideoError: the file does not exist, is not a video OpenCV can open, has no
             decodable frame; the camera cannot be opened; the stream cannot be reached.
     """
+    # FFmpeg's own decoder messages (hundreds of lines for one damaged file) would bury
+    # ours; a short or damaged file is reported by VideoSource.ended_early instead.
+    # Read by OpenCV when its FFmpeg backend starts; a value the user set is kept.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     import cv2
 
     cam = _camera_index(source)  # type: ignore[arg-type]  # a PathLike is no camera: None
     with _quiet_opencv():
         if cam is not None:
+            check_camera(cam)
             name = f"camera {cam}"
             cap = cv2.VideoCapture(cam)
             if not cap.isOpened():

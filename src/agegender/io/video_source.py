@@ -6,8 +6,9 @@ file the reader waits for the caller (no frame is lost); for a live source
 (camera, stream) it drops the oldest queued frame instead, so the answers follow
 the present rather than falling further and further behind.
 
-A file that ends before the frame count in its header (truncated) just ends, with
-a warning.
+A file that ends before the frame count in its header (truncated or damaged, beyond
+:func:`short_tolerance`) ends the iteration with :attr:`VideoSource.ended_early` set:
+callers decide (``analyze_video`` reports it in its summary's ``error``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,13 @@ from ..errors import VideoError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["VideoSource"]
+__all__ = ["VideoSource", "short_tolerance"]
+
+
+def short_tolerance(expected: int) -> int:
+    """Frames a file may fall short of its header's count without being called truncated:
+    2, or 2% of a long video (some containers only estimate the count from the duration)."""
+    return max(2, expected // 50)
 
 _END = object()  # queued by the reader thread after the last frame
 
@@ -52,6 +59,9 @@ class VideoSource:
         live: True for cameras and network streams.
         frames_read: frames decoded so far (including those skipped by ``step``).
         frames_dropped: frames a live source dropped because the caller was slower.
+        ended_early: after the iteration ran to the end, a one-line message when the file
+            gave fewer frames than its header announces (beyond :func:`short_tolerance`),
+            else None.
     """
 
     def __init__(
@@ -86,6 +96,7 @@ class VideoSource:
             self.height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
         self.frames_read = 0
         self.frames_dropped = 0
+        self.ended_early: str | None = None
         self._first = first
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(1, int(queue_size)))
         self._stop = threading.Event()
@@ -180,14 +191,13 @@ class VideoSource:
         finally:
             self.close()
         expected = self.frame_count
-        if ended and expected is not None and self.frames_read < expected - max(1, expected // 100):
-            log.warning(
-                "%s ended after %d of the %d frames its header announces "
-                "(truncated or damaged file?); the frames read were analyzed",
-                self.name,
-                self.frames_read,
-                self.frame_count,
+        if ended and expected is not None and self.frames_read < expected - short_tolerance(expected):
+            self.ended_early = (
+                f"{self.name} ended after {self.frames_read} of the {expected} frames its "
+                "header announces: the file is truncated or damaged (the frames read were "
+                "analyzed); re-copy or re-encode it (ffmpeg -i INPUT -c:v libx264 out.mp4)"
             )
+            log.info("%s", self.ended_early)
         log.debug("%s: %d frames read, last index %d", self.name, self.frames_read, last)
 
     def close(self) -> None:

@@ -99,7 +99,8 @@ def analyze_video(
             interrupt propagates (after the output video is finalized).
 
     Returns:
-        A :class:`VideoSummary`.
+        A :class:`VideoSummary`; its ``error`` is set (and logged as a warning) when a
+        file ended before the frame count its header announces.
 
     Raises:
         VideoError: the source cannot be opened or decoded, or ``out`` cannot be written.
@@ -231,4 +232,7 @@ def analyze_video(
     )
     if summary.stopped:
         log.info("%s: stopped before the end", video.name)
+    summary.error = getattr(video, "ended_early", None)
+    if summary.error:
+        log.warning("%s", summary.error)
     return summary

@@ -64,6 +64,9 @@ class VideoSummary:
         detector: the detector's name.
         stopped: True when stopped before the end (``on_frame`` returned False, the
             ``q`` key in the window, or ``max_frames``).
+        error: None, or why this video counts as failed although frames were analyzed:
+            it ended before the frame count its header announces (truncated or damaged;
+            :attr:`~agegender.io.video.VideoSource.ended_early`). The command line exits 1.
     """
 
     source: str
@@ -84,6 +87,7 @@ class VideoSummary:
     timings: dict[str, float] = field(default_factory=dict)
     detector: str = ""
     stopped: bool = False
+    error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of everything above."""
@@ -102,6 +106,7 @@ class VideoSummary:
             "tracked": self.tracked,
             "detector": self.detector,
             "stopped": self.stopped,
+            "error": self.error,
             "flicker_tracked": self.flicker_tracked,
             "flicker_raw": self.flicker_raw,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
