@@ -92,7 +92,7 @@ def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
 
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "_fs", "_version", "runtime"),
-    ("ages",),
+    ("ages", "labels"),
     ("faces",),
     ("io", "mask", "align"),
     ("convert",),

@@ -1,20 +1,13 @@
 // Drawing faces on a canvas: boxes, landmarks, numbered labels placed without collisions.
 "use strict";
 
+import { labelTexts, tagOf } from "./labels.js";
 import { anchorOn, exitOf, placeLabels } from "./place.js";
 import { dash, genderClass, pct } from "./util.js";
 
-export const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
+export { labelTexts };
 
-/** The label's forms, longest first: "F 97% · 31 y (25–38)", "F · 31 y", "" (number only). */
-export function labelTexts(f) {
-  const g = f.gender ? ({ male: "M", female: "F" }[f.gender.label] || "?") : "";
-  const age = f.age ? `${Math.round(f.age.years)} y` : "";
-  const full = [f.gender ? `${g} ${pct(f.gender.probability)}` : "",
-    f.age ? `${age} (${Math.round(f.age.low)}\u2013${Math.round(f.age.high)})` : ""].filter(Boolean).join(" \u00b7 ");
-  const short = [g, age].filter(Boolean).join(" \u00b7 ");
-  return [full || `score ${f.score.toFixed(2)}`, short || f.score.toFixed(2), ""];
-}
+export const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
 
 /** A sentence for screen readers: "Face 2: perceived female (97%), apparent age 31 (80% interval 25 to 38, Adience group 25–32)". */
 export function faceSentence(f, n) {
@@ -141,7 +134,7 @@ export function drawAnnotated(ctx, faces, { scale = 1, mirror = false, fontPx = 
   ctx.textBaseline = "middle";
   const padX = fontPx * 0.45;
   const h = Math.round(fontPx * 1.5);
-  const tags = faces.map((f, i) => (names ? String(names[i]) : String(i + 1)));
+  const tags = faces.map((f, i) => (names ? String(names[i]) : tagOf(f, i)));
   const texts = faces.map((f) => labelTexts(f));
   const sizes = faces.map((f, i) => {
     const numW = Math.max(h, ctx.measureText(tags[i]).width + 2 * padX);

@@ -256,8 +256,7 @@ function renderLive() {
   const last = live.last;
   if (last && performance.now() - last.at < 2000 && last.width) {
     const cssFont = Math.min(13, Math.max(10, rect.width / 40));
-    const names = last.faces.map((f, i) => (f.track_id > 0 ? f.track_id : i + 1));
-    drawAnnotated(ctx, last.faces, { scale: W / last.width, mirror: $("#mirror").checked, fontPx: Math.round(cssFont * dpr), names });
+    drawAnnotated(ctx, last.faces, { scale: W / last.width, mirror: $("#mirror").checked, fontPx: Math.round(cssFont * dpr) });
   } else {
     canvas.dataset.boxes = "0";
   }

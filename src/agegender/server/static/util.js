@@ -117,7 +117,7 @@ export function stem(name) {
   return base.replace(/\.[^.]+$/, "") || "photo";
 }
 
-export const pct = (p) => `${Math.round(p * 100)}%`;
+export { percent as pct } from "./labels.js"; // at most 99%: one rounding for the page
 export const dash = (s) => String(s).replace("-", "\u2013");
 // a null label: perceived gender undetermined (below the server's gender_min_confidence)
 export const genderClass = (f) => (f.gender && f.gender.label ? f.gender.label : "unknown");
