@@ -54,6 +54,16 @@ function initPhoto() {
     }
   });
   $("#choose-folder").addEventListener("click", () => folder.click());
+  // sample photos shipped with the package (public domain): analyzed like a chosen file
+  for (const b of document.querySelectorAll("button.sample")) {
+    b.addEventListener("click", async () => {
+      const name = b.dataset.sample;
+      const res = await fetch(`/static/samples/${name}`);
+      if (!res.ok) return;
+      const blob = await res.blob();
+      addFiles([new File([blob], name, { type: blob.type || "image/jpeg" })]);
+    });
+  }
   for (const picker of [input, folder]) {
     picker.addEventListener("change", () => {
       addFiles(picker.files);
