@@ -1,3 +1,5 @@
+from dataclasses import fields
+
 import numpy as np
 import pytest
 
@@ -97,23 +99,30 @@ def test_gender_min_confidence_in_to_dict():
     assert g[1] == {"label": None, "probability": pytest.approx(0.62), "undetermined": True}
     assert g[2]["label"] == "male" and g[3]["label"] == "male"
     # the decision is on the probability as reported (4 decimals): 0.989995 shows as 0.99
-    strict = f.with_columns(gender_min_confidence=0.99)
-    assert [d["gender"]["label"] for d in strict.to_dict()] == [None, None, "male", "male"]
-    assert strict.gender_determined.tolist() == [False, False, True, True]
-    assert strict.gender_label == ["female", "male", "male", "male"]  # the more likely one
+    assert [d["gender"]["label"] for d in f.to_dict(gender_min_confidence=0.99)] == [
+        None, None, "male", "male"]
+    assert f.gender_determined(0.99).tolist() == [False, False, True, True]
+    assert f.gender_determined().tolist() == [True] * 4  # 0.5: always a label
+    assert f.gender_label == ["female", "male", "male", "male"]  # the more likely one
 
 
-def test_gender_min_confidence_kept_and_checked():
-    f = _faces(3).with_gender([0.1, 0.6, 0.9]).with_columns(gender_min_confidence=0.7)
-    assert f[1].gender_min_confidence == 0.7 and f[1:].gender_min_confidence == 0.7
-    assert Faces.concatenate([f, f[:1]]).gender_min_confidence == 0.7
-    assert f.with_gender([0.5, 0.5, 0.5]).gender_min_confidence == 0.7  # later stages keep it
-    assert [d["gender"]["label"] for d in f.to_dict()] == ["female", None, "male"]
+def test_faces_hold_what_the_models_said_and_the_threshold_is_checked_where_it_is_used():
+    from agegender.faces import Result
+
+    f = _faces(3).with_gender([0.1, 0.6, 0.9])
+    assert "gender_min_confidence" not in {fl.name for fl in fields(Faces)}
+    with pytest.raises(TypeError):
+        f.with_columns(gender_min_confidence=0.7)
+    assert [d["gender"]["label"] for d in f.to_dict(gender_min_confidence=0.7)] == ["female", None, "male"]
+    r = Result("x.jpg", f, width=10, height=10)
+    assert [d["gender"]["label"] for d in r.to_dict(gender_min_confidence=0.7)["faces"]] == [
+        "female", None, "male"]
+    assert [d["gender"]["label"] for d in r.to_dict()["faces"]] == ["female", "male", "male"]
     for bad in (0.4, 1.5, "x"):
         with pytest.raises(ValueError, match="gender_min_confidence must be"):
-            f.with_columns(gender_min_confidence=bad)
-        with pytest.raises(ValueError, match="gender_min_confidence must be"):
             f.to_dict(gender_min_confidence=bad)
+        with pytest.raises(ValueError, match="gender_min_confidence must be"):
+            f.gender_determined(bad)  # type: ignore[arg-type]
 
 
 def test_annotation_marks_undetermined():
@@ -121,8 +130,8 @@ def test_annotation_marks_undetermined():
 
     f = _faces(2).with_gender([0.62, 0.97])
     f = Faces(boxes=[[10, 10, 50, 50], [60, 10, 100, 50]], scores=[0.9, 0.9],
-              landmarks=np.full((2, 5, 2), np.nan), gender_p=f.gender_p,
-              gender_min_confidence=0.9)
-    assert label_of(f, 0) == "? 62%" and label_of(f, 1) == "M 97%"
-    img = annotate(np.zeros((120, 120, 3), np.uint8), f, channels="RGB")
+              landmarks=np.full((2, 5, 2), np.nan), gender_p=f.gender_p)
+    assert "? 62%" in label_of(f, 0, gender_min_confidence=0.9) and "M 97%" in label_of(f, 1)
+    assert "M 62%" in label_of(f, 0)  # the threshold is the caller's, 0.5 by default
+    img = annotate(np.zeros((120, 120, 3), np.uint8), f, channels="RGB", gender_min_confidence=0.9)
     assert tuple(img[30, 10]) == _UNKNOWN and tuple(img[30, 60]) != _UNKNOWN

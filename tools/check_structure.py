@@ -98,7 +98,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("convert",),
     ("models",),
     ("detect", "estimate"),
-    ("analyzer", "annotation"),
+    ("analyzer", "annotation", "inventory"),
     ("track",),
     ("video", "eval", "server", "train", "batch"),
     ("cli", "__main__"),

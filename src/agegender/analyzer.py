@@ -77,10 +77,12 @@ class Analyzer:
         mask_background: fade everything outside each face's ellipse to the chip's mean
             before estimation (``True``/``False`` for every model); ``None`` lets each
             model's card decide (off unless its card says ``crop.mask_background``).
-        gender_min_confidence: 0.5..1; a face whose more likely perceived gender has a
-            probability below it is reported undetermined (``"label": None`` in
-            :meth:`Faces.to_dict`, ``?`` in annotations). ``None`` or 0.5 (default): always
-            a label.
+        gender_min_confidence: 0.5..1, a display choice kept as this Analyzer's
+            ``gender_min_confidence`` for what shows its results (the CLI, the server,
+            :func:`~agegender.analyze_video`): a face whose more likely perceived gender has a
+            probability below it is shown undetermined. The Faces returned hold what the
+            models said; pass the threshold to :meth:`Faces.to_dict` or
+            :func:`~agegender.annotate` yourself. ``None`` or 0.5 (default): always a label.
     """
 
     def __init__(
@@ -142,9 +144,7 @@ class Analyzer:
         )
         self.max_pixels = max_pixels
         try:
-            self.gender_min_confidence = check_min_confidence(
-                0.5 if gender_min_confidence is None else gender_min_confidence
-            )
+            self.gender_min_confidence = check_min_confidence(gender_min_confidence)
         except ValueError as e:
             raise InputError(str(e)) from None
         self._check_models()
@@ -162,6 +162,23 @@ class Analyzer:
     def __repr__(self) -> str:
         return f"Analyzer(detector={self.detector!r}, estimator={self.estimator!r})"
 
+    def describe(self) -> dict[str, Any]:
+        """What this Analyzer runs, JSON-ready: ``detector`` (``name`` and the ``chain``
+        that runs), ``age_model`` and ``gender_model`` (the specs), ``tta``, ``models``
+        (each model with its ``task``, ``name``, ``license``, ``sha256`` and ``source``),
+        ``profile`` (``name``, ``license``, ``commercial_use``), ``gender_min_confidence``
+        and ``versions`` (agegender and the packages that change answers)."""
+        from .inventory import describe
+
+        return describe(self)
+
+    def load(self) -> None:
+        """Load every network now (a detection on a small grey image, and each estimation
+        model's session) rather than on the first input: a worker's start-up."""
+        self.detect([np.full((96, 96, 3), 127, np.uint8)])
+        for m in self.estimator.models if self.estimator is not None else []:
+            m.load()
+
     # ---------------------------------------------------------------- the steps
     def detect(self, images: list[NDArray[np.uint8]]) -> list[Faces]:
         """Faces (boxes, scores, landmarks) of each RGB uint8 image; no age or gender yet.
@@ -175,9 +192,6 @@ class Analyzer:
         """Add age and gender to already-detected faces of each image (one batch)."""
         if self.estimator is not None:
             faces = self.estimator.estimate(images, faces, whole=whole)
-        if self.gender_model is not None and self.gender_min_confidence != 0.5:
-            threshold = self.gender_min_confidence
-            faces = [f.with_columns(gender_min_confidence=threshold) for f in faces]
         return faces
 
     def analyze_arrays(self, images: list[NDArray[np.uint8]]) -> list[Faces]:

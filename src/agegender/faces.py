@@ -1,9 +1,12 @@
 """The one result type that flows through every stage: the faces of one image.
 
-:class:`Faces` holds parallel numpy arrays, one row per face. Detection fills
-the geometry (boxes, scores, landmarks); estimation returns a *new* ``Faces``
-with the age and gender columns added (:meth:`Faces.with_columns`); tracking
-adds ``track_id``. Nothing mutates a ``Faces`` it was given.
+:class:`Faces` holds parallel numpy arrays, one row per face: what the detector and the
+models said. Detection fills the geometry (boxes, scores, landmarks); estimation returns a
+*new* ``Faces`` with the age and gender columns added (:meth:`Faces.with_columns`); tracking
+adds ``track_id``. Nothing mutates a ``Faces`` it was given. Display choices (the
+perceived-gender threshold ``gender_min_confidence``) are not part of it: they are arguments
+of what shows it (:meth:`Faces.to_dict`, :meth:`Result.to_dict`, ``annotate``, the track
+summary), all checked by :func:`check_min_confidence`.
 """
 
 from __future__ import annotations
@@ -63,7 +66,11 @@ def gender_answer(p_male: float, min_confidence: float = GENDER_MIN_CONFIDENCE) 
 
 
 def check_min_confidence(value: Any) -> float:
-    """``value`` as a float within 0.5..1; ValueError saying what is allowed otherwise."""
+    """``value`` as a float within 0.5..1 (``None``: the default, 0.5); ValueError saying
+    what is allowed otherwise. The one check of ``gender_min_confidence`` (Analyzer, CLI,
+    server, eval, writers)."""
+    if value is None:
+        return GENDER_MIN_CONFIDENCE
     try:
         v = float(value)
     except (TypeError, ValueError):
@@ -89,10 +96,6 @@ def _f32(a: Any, shape_tail: tuple[int, ...], name: str, n: int | None) -> NDArr
     return arr
 
 
-#: Fields of :class:`Faces` that are one value for all faces, not a column.
-_SCALARS = frozenset({"gender_min_confidence"})
-
-
 @dataclass(frozen=True, eq=False)
 class Faces:
     """Faces of one image as parallel arrays (``N`` faces).
@@ -115,9 +118,6 @@ class Faces:
         track_id: ``(N,)`` int64 track ids, or ``None`` when tracking is off.
         embedding: ``(N, D)`` float32, one vector per face from a model's embedding output,
             or ``None`` (no model was asked for one).
-        gender_min_confidence: a number (not a column), 0.5..1: a face whose more likely
-            perceived gender has a probability below it is *undetermined* (no label in
-            :meth:`to_dict` and :func:`~agegender.annotate`). 0.5 (default): always a label.
     """
 
     boxes: NDArray[np.float32]
@@ -131,12 +131,8 @@ class Faces:
     gender_p: NDArray[np.float32] | None = None
     track_id: NDArray[np.int64] | None = None
     embedding: NDArray[np.float32] | None = None
-    gender_min_confidence: float = GENDER_MIN_CONFIDENCE
 
     def __post_init__(self) -> None:
-        object.__setattr__(
-            self, "gender_min_confidence", check_min_confidence(self.gender_min_confidence)
-        )
         boxes = _f32(self.boxes, (4,), "boxes", None)
         n = boxes.shape[0]
         object.__setattr__(self, "boxes", boxes)
@@ -223,7 +219,7 @@ class Faces:
         out: dict[str, Any] = {}
         for f in fields(self):
             v = getattr(self, f.name)
-            out[f.name] = v if f.name in _SCALARS or v is None else v[index]
+            out[f.name] = None if v is None else v[index]
         return Faces(**out)
 
     def __iter__(self):  # type: ignore[no-untyped-def]
@@ -232,14 +228,11 @@ class Faces:
 
     @staticmethod
     def concatenate(items: list[Faces]) -> Faces:
-        """Stack the faces of several ``Faces`` (columns missing in any become None;
-        ``gender_min_confidence`` is the first one's)."""
+        """Stack the faces of several ``Faces`` (columns missing in any become None)."""
         if not items:
             return Faces.empty()
-        out: dict[str, Any] = {"gender_min_confidence": items[0].gender_min_confidence}
+        out: dict[str, Any] = {}
         for f in fields(Faces):
-            if f.name in _SCALARS:
-                continue
             vals = [getattr(x, f.name) for x in items]
             if any(v is None for v in vals):
                 out[f.name] = None
@@ -255,17 +248,16 @@ class Faces:
 
     @property
     def gender_label(self) -> list[str] | None:
-        """The more likely perceived gender of each face (whatever ``gender_min_confidence``)."""
+        """The more likely perceived gender of each face (whatever its probability)."""
         if self.gender_p is None:
             return None
         return [GENDER_LABELS[int(p >= 0.5)] for p in self.gender_p]
 
-    @property
-    def gender_determined(self) -> NDArray[np.bool_] | None:
-        """``(N,)`` bool: the face's perceived gender reaches ``gender_min_confidence``."""
+    def gender_determined(self, min_confidence: float | None = None) -> NDArray[np.bool_] | None:
+        """``(N,)`` bool: the face's perceived gender reaches ``min_confidence``."""
         if self.gender_p is None:
             return None
-        return gender_answered(self.gender_p, self.gender_min_confidence)
+        return gender_answered(self.gender_p, check_min_confidence(min_confidence))
 
     def to_dict(self, *, gender_min_confidence: float | None = None) -> list[dict[str, Any]]:
         """One JSON-ready dict per face, in the CLI's documented shape.
@@ -273,15 +265,11 @@ class Faces:
         ``age.low``..``age.high`` is an 80% interval (10th..90th percentile of the
         model's distribution); ``gender.probability`` is the probability of the
         reported label. A face whose more likely label has a probability below
-        ``gender_min_confidence`` (default: this Faces' own, 0.5 unless set) gets
+        ``gender_min_confidence`` (0.5..1; default 0.5: always a label) gets
         ``{"label": None, "probability": p, "undetermined": True}``, ``p`` being the
         probability of the more likely label.
         """
-        threshold = (
-            self.gender_min_confidence
-            if gender_min_confidence is None
-            else check_min_confidence(gender_min_confidence)
-        )
+        threshold = check_min_confidence(gender_min_confidence)
         faces: list[dict[str, Any]] = []
         groups = self.age_group
         for i in range(len(self)):
@@ -324,8 +312,9 @@ class Result:
     error: Exception | None = None
     image: NDArray[np.uint8] | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """The CLI's JSON object for this input."""
+    def to_dict(self, *, gender_min_confidence: float | None = None) -> dict[str, Any]:
+        """The CLI's JSON object for this input (``gender_min_confidence``: as
+        :meth:`Faces.to_dict`)."""
         err = None
         if self.error is not None:
             err = {"type": type(self.error).__name__, "message": str(self.error)}
@@ -333,6 +322,6 @@ class Result:
             "source": self.source,
             "width": int(self.width),
             "height": int(self.height),
-            "faces": self.faces.to_dict(),
+            "faces": self.faces.to_dict(gender_min_confidence=gender_min_confidence),
             "error": err,
         }

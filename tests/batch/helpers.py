@@ -114,7 +114,8 @@ def crashing_analyzer(marker_dir: str, model_kwargs: dict[str, Any]) -> Any:
     real = Analyzer(**model_kwargs)
 
     class Crashing:
-        detector, age, gender = real.detector, real.age, real.gender
+        def __getattr__(self, name: str) -> Any:  # describe, load, gender_min_confidence, ...
+            return getattr(real, name)
 
         def analyze_arrays(self, images: Any) -> Any:
             return real.analyze_arrays(images)

@@ -105,30 +105,10 @@ def error_rows(item: Item, error_type: str, message: str) -> list[dict[str, Any]
 
 
 def models_info(analyzer: Any) -> list[dict[str, Any]]:
-    """Name, task, sha256 of each file and license of every model an Analyzer uses."""
-    from ..models import get
-
-    names: list[tuple[str, str]] = []
-    det = getattr(analyzer, "detector", None)
-    if det is not None:
-        parts = [getattr(det, "first", None), getattr(det, "then", None)]
-        for d in [p for p in parts if p is not None] or [det]:
-            names.append(("detect", str(getattr(d, "model", None) or d.name)))
-    for task in ("age", "gender"):
-        est = getattr(analyzer, task, None)
-        for m in getattr(est, "models", None) or []:
-            names.append((task, m.name))
-    out = []
-    for task, name in names:
-        entry: dict[str, Any] = {"task": task, "name": name}
-        try:
-            rec = get(name, task)  # type: ignore[arg-type]
-            entry.update(license=rec.license, sha256=[f.sha256 for f in rec.files if f.sha256])
-        except Exception as e:  # noqa: BLE001 - metadata must never fail a run
-            log.debug("no registry record for %s model %r: %s", task, name, e)
-            entry.update(license=None, sha256=[])
-        out.append(entry)
-    return out
+    """Name, task, sha256 of each file and license of every model an Analyzer uses (from
+    :meth:`~agegender.Analyzer.describe`)."""
+    return [{k: m[k] for k in ("task", "name", "license", "sha256")}
+            for m in analyzer.describe()["models"]]
 
 
 def file_metadata(models: list[dict[str, Any]], run: dict[str, Any]) -> dict[str, str]:

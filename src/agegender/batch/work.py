@@ -53,14 +53,7 @@ class WorkerSpec:
 
 def _warm_up(analyzer: Any) -> None:
     """Load every model now: a missing model fails the worker's start, not every input."""
-    import numpy as np
-
-    analyzer.analyze_arrays([np.full((96, 96, 3), 127, np.uint8)])
-    for task in ("age", "gender"):
-        for m in getattr(getattr(analyzer, task, None), "models", None) or []:
-            load = getattr(m, "_load", None)
-            if callable(load):
-                load()
+    analyzer.load()
 
 
 def _source(item: Item) -> Any:
@@ -81,18 +74,19 @@ def analyze_items(analyzer: Any, items: list[Item], batch_size: int = 16) -> Ite
     """(item, rows) for each item, in order. An unexpected exception on an input becomes
     that input's error row; the others are still analyzed."""
     done = 0
+    threshold = analyzer.gender_min_confidence
     try:
         results = analyzer.analyze_many([_source(it) for it in items], batch_size=batch_size)
         for it, r in zip(items, results):
             done += 1
-            yield it, rows_from_result(it, r.to_dict())
+            yield it, rows_from_result(it, r.to_dict(gender_min_confidence=threshold))
         return
     except Exception as e:  # noqa: BLE001 - isolate the input that raised
         log.debug("batch of %d raised %r; retrying its inputs one by one", len(items), e)
     for it in items[done:]:
         try:
             (r,) = list(analyzer.analyze_many([_source(it)], batch_size=1))
-            yield it, rows_from_result(it, r.to_dict())
+            yield it, rows_from_result(it, r.to_dict(gender_min_confidence=threshold))
         except Exception as e:  # noqa: BLE001
             yield it, error_rows(it, type(e).__name__, f"{it.source}: analysis failed ({e})")
 

@@ -88,16 +88,13 @@ def probability(text: str) -> float:
 
 
 def min_confidence(text: str) -> float:
-    """A number within 0.5..1 (``--gender-min-confidence``)."""
+    """A number within 0.5..1 (``--gender-min-confidence``; :func:`check_min_confidence`)."""
+    from ..faces import check_min_confidence
+
     try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number within 0.5..1, got {text!r}") from None
-    if not 0.5 <= v <= 1.0:
-        raise argparse.ArgumentTypeError(
-            f"must be within 0.5..1 (a probability of the more likely label), got {text}"
-        )
-    return v
+        return check_min_confidence(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix("gender_min_confidence ")) from None
 
 
 def _int(text: str, what: str) -> int:

@@ -55,16 +55,17 @@ def cmd_eval(a: argparse.Namespace) -> int:
 
     preds = predict_samples(analyzer, samples, crops=a.crops, on_progress=step)
     progress.close()
+    running = analyzer.describe()
     meta = {
         "dataset": str(a.dataset),
         "format": ds.format,
         "split": a.split,
         "mode": "crops" if a.crops else "pipeline",
-        "detector": None if a.crops else getattr(analyzer.detector, "name", str(analyzer.detector)),
-        "age_model": analyzer.age_model,
-        "gender_model": analyzer.gender_model,
-        "profile": analyzer.profile.name,
-        "profile_license": analyzer.profile.license,
+        "detector": None if a.crops else running["detector"]["name"],
+        "age_model": running["age_model"],
+        "gender_model": running["gender_model"],
+        "profile": running["profile"]["name"],
+        "profile_license": running["profile"]["license"],
         "tta": a.tta,
         "gender_min_confidence": a.gender_min_confidence,
         "samples": len(samples),

@@ -26,7 +26,7 @@ from ..ages import (
     nearest_group,
 )
 from ..errors import InputError
-from ..faces import INTERVAL_QUANTILES
+from ..faces import INTERVAL_QUANTILES, check_min_confidence
 from . import bands as B
 from . import bins as AB
 from . import metrics as M
@@ -217,10 +217,11 @@ def build_report(
     Raises:
         InputError: predictions and samples differ in length, or a prediction is malformed.
     """
-    if gender_min_confidence is not None and not 0.5 <= gender_min_confidence <= 1:
-        raise InputError(
-            f"gender_min_confidence must be within 0.5..1, got {gender_min_confidence}"
-        )
+    if gender_min_confidence is not None:
+        try:
+            gender_min_confidence = check_min_confidence(gender_min_confidence)
+        except ValueError as e:
+            raise InputError(str(e)) from None
     if len(predictions) != len(samples):
         raise InputError(
             f"got {len(predictions)} predictions for {len(samples)} samples; pass one "

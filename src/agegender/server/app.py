@@ -116,15 +116,14 @@ PREVIEW = Query(
 )
 
 
-def _threshold(raw: str | None) -> Any:
-    """``process`` for :meth:`AnalysisService.analyze` applying a request's threshold, or None."""
+def _threshold(raw: str | None, default: float) -> float:
+    """A request's ``gender_min_confidence`` (checked), else the server's ``default``."""
     if raw is None or raw.strip() == "":
-        return None
+        return default
     try:
-        p = check_min_confidence(raw.strip())
+        return check_min_confidence(raw.strip())
     except ValueError as e:
         raise BadRequestError(f"query parameter {e}") from None
-    return lambda an, rgb: an.analyze(rgb, channels="RGB").with_columns(gender_min_confidence=p)
 
 
 def _error_response(exc: BaseException) -> JSONResponse:
@@ -292,6 +291,7 @@ def create_app(settings: ServerSettings | None = None, analyzer: Any = None) -> 
             {
                 "name": r.name,
                 "task": r.task,
+                "tasks": list(r.tasks),
                 "license": r.license,
                 "source": r.source,
                 "available": r.available(),
@@ -301,14 +301,26 @@ def create_app(settings: ServerSettings | None = None, analyzer: Any = None) -> 
         ]
         from ..models.profiles import DEFAULT, get_profile
 
-        an = service._analyzer
-        prof = an.profile if an is not None else get_profile(settings.profile)
+        running = service.describe()  # None until the models are loaded
+        if running is not None:
+            in_use = {
+                "detector": running["detector"]["name"],
+                "detector_chain": running["detector"]["chain"],
+                "age": running["age_model"],
+                "gender": running["gender_model"],
+                "profile": running["profile"]["name"],
+                "license": running["profile"]["license"],
+                "models": running["models"],
+                "versions": running["versions"],
+            }
+            return {"models": rows, "in_use": in_use}
+        prof = get_profile(settings.profile)
 
         def resolved(spec: str | None, default: str) -> str | None:
             return default if spec == DEFAULT else spec
 
         in_use = {
-            "detector": an.detector.name if an is not None else settings.detector,
+            "detector": settings.detector,
             "age": resolved(settings.age_model, prof.age_model),
             "gender": resolved(settings.gender_model, prof.gender_model),
             "profile": prof.name,
@@ -329,10 +341,10 @@ def create_app(settings: ServerSettings | None = None, analyzer: Any = None) -> 
         gender_min_confidence: str | None = MIN_CONFIDENCE,
         preview: int = PREVIEW,
     ) -> JSONResponse:
-        process = _threshold(gender_min_confidence)
+        threshold = _threshold(gender_min_confidence, settings.gender_min_confidence)
         upload = await read_upload(request, settings)
-        done = await service.analyze(upload, process=process, preview=preview)
-        body = done.result.to_dict()
+        done = await service.analyze(upload, preview=preview)
+        body = done.result.to_dict(gender_min_confidence=threshold)
         if done.preview is not None:
             body["preview"] = "data:image/jpeg;base64," + base64.b64encode(done.preview).decode()
         return JSONResponse(body)
@@ -346,9 +358,9 @@ def create_app(settings: ServerSettings | None = None, analyzer: Any = None) -> 
         summary="The image with boxes, landmarks and labels drawn, as a JPEG",
     )
     async def annotate(request: Request, gender_min_confidence: str | None = MIN_CONFIDENCE) -> Response:
-        process = _threshold(gender_min_confidence)
+        threshold = _threshold(gender_min_confidence, settings.gender_min_confidence)
         upload = await read_upload(request, settings)
-        done = await service.analyze(upload, annotate=True, process=process)
+        done = await service.analyze(upload, annotate=True, gender_min_confidence=threshold)
         headers = {"X-Faces": str(len(done.result.faces))}
         return Response(done.jpeg, media_type="image/jpeg", headers=headers)
 

@@ -163,7 +163,7 @@ async def _work(ws: Any, service: AnalysisService, slot: FrameSlot, session: Liv
             reply.update(
                 width=r.width,
                 height=r.height,
-                faces=r.faces.to_dict(),
+                faces=r.faces.to_dict(gender_min_confidence=settings.gender_min_confidence),
                 people=len(session.people),
                 ms=round(done.ms, 1),
             )

@@ -60,14 +60,16 @@ class Analysis:
     preview: bytes | None = None  # a downscaled JPEG of the decoded image, if asked
 
 
-def annotated_jpeg(rgb: NDArray[np.uint8], faces: Faces, quality: int = 90) -> bytes:
+def annotated_jpeg(rgb: NDArray[np.uint8], faces: Faces, quality: int = 90,
+                   gender_min_confidence: float | None = None) -> bytes:
     """The annotated image (boxes, landmarks, labels) as JPEG bytes."""
     from PIL import Image
 
     from ..annotation import annotate
 
     buf = io.BytesIO()
-    annotate(Image.fromarray(rgb), faces).save(buf, "JPEG", quality=quality)
+    annotate(Image.fromarray(rgb), faces, gender_min_confidence=gender_min_confidence).save(
+        buf, "JPEG", quality=quality)
     return buf.getvalue()
 
 
@@ -102,6 +104,12 @@ class AnalysisService:
     def loaded(self) -> bool:
         """Whether the models are loaded."""
         return self._analyzer is not None
+
+    def describe(self) -> dict[str, Any] | None:
+        """What the loaded Analyzer runs (:meth:`agegender.Analyzer.describe`), or None
+        while the models are not loaded."""
+        an = self._analyzer
+        return None if an is None else an.describe()  # type: ignore[no-any-return]
 
     def analyzer(self) -> Any:
         """The shared Analyzer, created on first use (normally on the model thread)."""
@@ -144,11 +152,13 @@ class AnalysisService:
         annotate: bool = False,
         process: Callable[[Any, NDArray[np.uint8]], Faces] | None = None,
         preview: int = 0,
+        gender_min_confidence: float | None = None,
     ) -> Analysis:
         """Decode and analyze an upload within the time limit.
 
         ``process(analyzer, rgb)``, when given, runs on the model thread instead of
         ``analyzer.analyze`` (the live stream's per-connection tracking).
+        ``gender_min_confidence``: the annotated image's threshold (default: the settings').
 
         Raises:
             BusyError: ``max_pending`` analyses are already waiting.
@@ -162,7 +172,9 @@ class AnalysisService:
         self.pending += 1
         # the work runs as its own task, so that a time-out answers at once while work
         # that has started finishes (and gives back its pixels) in the background
-        task = asyncio.ensure_future(self._run(upload, annotate, process, preview))
+        threshold = (self.settings.gender_min_confidence if gender_min_confidence is None
+                     else gender_min_confidence)
+        task = asyncio.ensure_future(self._run(upload, annotate, process, preview, threshold))
         try:
             return await asyncio.wait_for(
                 asyncio.shield(task), timeout=self.settings.request_timeout
@@ -201,6 +213,7 @@ class AnalysisService:
         annotate: bool,
         process: Callable[[Any, NDArray[np.uint8]], Faces] | None = None,
         preview: int = 0,
+        gender_min_confidence: float = 0.5,
     ) -> Analysis:
         t0 = time.perf_counter()
         limit = self.settings.max_pixels
@@ -218,7 +231,7 @@ class AnalysisService:
                 faces = await self._call(self._model, self._process, process, rgb)
             jpeg = None
             if annotate:
-                jpeg = await self._call(self._io, annotated_jpeg, rgb, faces)
+                jpeg = await self._call(self._io, annotated_jpeg, rgb, faces, 90, gender_min_confidence)
             small = await self._call(self._io, preview_jpeg, rgb, preview) if preview else None
             h, w = rgb.shape[:2]
             del rgb  # before its pixels are given back

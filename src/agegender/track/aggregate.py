@@ -67,7 +67,7 @@ from ..ages import (
     nearest_group,
 )
 from ..errors import InputError
-from ..faces import INTERVAL_QUANTILES, Faces, gender_answer
+from ..faces import INTERVAL_QUANTILES, Faces, check_min_confidence, gender_answer
 
 log = logging.getLogger(__name__)
 
@@ -314,7 +314,7 @@ class TrackAggregator:
         return out
 
     # -------------------------------------------------------------- report
-    def summary(self, *, gender_min_confidence: float = 0.5) -> list[dict[str, Any]]:
+    def summary(self, *, gender_min_confidence: float | None = None) -> list[dict[str, Any]]:
         """One JSON-ready dict per track, ascending by id.
 
         Keys: ``track_id``, ``first_frame``, ``last_frame``, ``first_time``,
@@ -326,6 +326,7 @@ class TrackAggregator:
         Below ``gender_min_confidence`` the gender's ``label`` is None and
         ``undetermined`` True, as in :meth:`Faces.to_dict`.
         """
+        threshold = check_min_confidence(gender_min_confidence)
         out: list[dict[str, Any]] = []
         for tid in sorted(self._tracks):
             ev = self._tracks[tid]
@@ -357,7 +358,7 @@ class TrackAggregator:
                 }
             gp = self._gender_p(ev)
             if gp is not None:
-                answer = gender_answer(gp, gender_min_confidence)
+                answer = gender_answer(gp, threshold)
                 undetermined = answer.pop("undetermined", False)
                 rec["gender"] = {**answer, "frames": ev.gender_frames}
                 if undetermined:

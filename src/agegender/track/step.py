@@ -137,7 +137,6 @@ class FrameStep:
         self.frames = 0  # calls so far
         # per track id: (frame of its last estimate, best quality estimated at, that row)
         self._estimated: dict[int, tuple[int, float, dict[str, Any]]] = {}
-        self._min_confidence: float | None = None
 
     def __call__(
         self,
@@ -232,7 +231,6 @@ class FrameStep:
         return raw, due
 
     def _remember(self, raw: Faces, due: NDArray[np.bool_], quality: NDArray[np.float64]) -> None:
-        self._min_confidence = raw.gender_min_confidence
         if raw.track_id is None:
             return
         now = self.frames
@@ -262,4 +260,4 @@ class FrameStep:
             if new is not None:
                 col[due] = new
             columns[c] = col
-        return faces.with_columns(**columns, gender_min_confidence=self._min_confidence)
+        return faces.with_columns(**columns)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
+from ..faces import check_min_confidence
 from ..io.video import VideoSource, VideoWriter, open_video
 from ..track import FaceTracker, TrackAggregator
 from ..track.step import FrameStep
@@ -62,6 +63,7 @@ def analyze_video(
     tracker: FaceTracker | None = None,
     aggregator: TrackAggregator | None = None,
     stop_on_interrupt: bool = False,
+    gender_min_confidence: float | None = None,
 ) -> VideoSummary:
     """Analyze a video file, camera or stream; one stable answer per tracked person.
 
@@ -89,6 +91,8 @@ def analyze_video(
             :meth:`Faces.to_dict` gives it, with ``track_id`` when tracking; with
             ``include_raw`` also ``raw``: the frame's own ``age``/``gender``, or
             None on predicted frames). Returning ``False`` stops.
+        gender_min_confidence: 0.5..1, below which a perceived gender is shown undetermined
+            (frames, annotated video, track summary); ``None``: the Analyzer's.
         max_frames: stop after this many analyzed frames (e.g. for a camera).
         include_raw: add the ``raw`` entry above (for :func:`flicker_report`).
         tracker, aggregator: to use other settings than :func:`default_tracker`
@@ -147,9 +151,12 @@ def analyze_video(
         height=video.height,
         frame_count=video.frame_count,
         tracked=track,
-        detector=getattr(analyzer.detector, "name", type(analyzer.detector).__name__),
+        detector=analyzer.describe()["detector"]["name"],
     )
     need_image = out is not None or show
+    threshold = check_min_confidence(
+        analyzer.gender_min_confidence if gender_min_confidence is None else gender_min_confidence
+    )
     t_start = time.perf_counter()
     frames = iter(video)
     k = 0
@@ -180,13 +187,14 @@ def analyze_video(
             go_on = True
             if on_frame is not None:
                 frame_d = _frame_dict(
-                    index, seconds, shown, answer.raw, answer.fresh, include_raw=include_raw
+                    index, seconds, shown, answer.raw, answer.fresh, include_raw=include_raw,
+                    gender_min_confidence=threshold,
                 )
                 go_on = on_frame(frame_d) is not False
             if need_image:
                 from ..annotation import annotate
 
-                picture = annotate(rgb, shown, channels="RGB")
+                picture = annotate(rgb, shown, channels="RGB", gender_min_confidence=threshold)
                 if writer is not None:
                     writer.write(picture)
                 if window is not None and not window.show(picture):
@@ -218,7 +226,6 @@ def analyze_video(
         timings[stage] += spent
     summary.timings = timings
     if aggregator is not None and labels is not None:
-        threshold = getattr(analyzer, "gender_min_confidence", None) or 0.5
         summary.tracks = aggregator.summary(gender_min_confidence=threshold)
         summary.flicker_tracked, summary.flicker_raw = labels.rates(eff_fps)
     log.info(
