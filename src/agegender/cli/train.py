@@ -30,9 +30,18 @@ def add_train_parser(sub: Any) -> None:
         "OUT/card.json for `agegender models add`. Needs " + INSTALL_HINT + ".",
     )
     tr.add_argument("--task", default="age", choices=["age", "gender", "both"])
-    tr.add_argument("--arch", default=None, choices=["cydral", "levi-hassner", "ssrnet", "faceres"],
+    tr.add_argument("--arch", default=None,
+                    choices=["cydral", "levi-hassner", "ssrnet", "faceres", "faceres-top"],
                     help="cydral (fine-tune the Cydral networks; default), levi-hassner, ssrnet, "
-                    "faceres (fine-tune HSE FaceRes for both tasks on DATASET[,DATASET...])")
+                    "faceres (fine-tune HSE FaceRes for both tasks on DATASET[,DATASET...]), "
+                    "faceres-top (the default's recipe: chips cut by the pipeline's detector, "
+                    "FaceRes's lower blocks cached once, its top trained on the cache; "
+                    "age bins, exact ages and gender-only sets mixed)")
+    tr.add_argument("--cache", default=None, metavar="DIR",
+                    help="faceres-top: folder for the chips and the feature cache (reused by "
+                    "the next run; default OUT/cache)")
+    tr.add_argument("--flip-sets", default="fairface", metavar="NAMES",
+                    help="faceres-top: data sets (by name) whose mirrored chips are cached too")
     tr.add_argument("--freeze-blocks", type=int, default=3,
                     help="faceres: keep the first N MobileNet blocks as published (0 trains all)")
     tr.add_argument("--epoch-size", type=int, default=None,
@@ -176,6 +185,10 @@ def cmd_train(a: argparse.Namespace) -> int:
         from .train_faceres import run
 
         return run(a)
+    if a.arch == "faceres-top":
+        from .train_faceres_top import run as run_top
+
+        return run_top(a)
     cfg = _config(a)
     cfg.command = "agegender " + " ".join(shlex.quote(x) for x in getattr(a, "argv", []))
     bar = _Bar(enabled=not a.quiet)

@@ -39,11 +39,20 @@ def _same_pad(x: torch.Tensor, k: tuple[int, int], s: tuple[int, int], d: tuple[
 class TfjsModule(nn.Module):
     """``forward(x)`` (N, H, W, C) NHWC -> dict of the requested outputs (4-D ones NHWC)."""
 
-    def __init__(self, graph: TfjsGraph, outputs: list[str] | None = None) -> None:
+    def __init__(self, graph: TfjsGraph, outputs: list[str] | None = None,
+                 start: str | None = None) -> None:
+        """``start``: a node whose (NHWC) activation is the input instead of the
+        placeholder; only the nodes after it are built (the top of a body)."""
         super().__init__()
         self.outputs = list(outputs or graph.outputs)
         self.order: list[Node] = graph.ancestors(self.outputs)
-        (self.input_name,) = list(graph.inputs)
+        if start is not None:
+            below = {n.name for n in graph.ancestors([start])}
+            self.order = [n for n in self.order if n.name not in below or n.op == "Const"]
+            self.input_name = start
+        else:
+            (self.input_name,) = list(graph.inputs)
+        self.start = start
         self.params = nn.ParameterDict()
         self.fixed: dict[str, torch.Tensor] = {}
         used = {i for n in self.order for i in n.inputs}
@@ -119,6 +128,8 @@ class TfjsModule(nn.Module):
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         env: dict[str, torch.Tensor] = {}
         rank: dict[str, int] = {}
+        if self.start is not None:
+            env[self.start], rank[self.start] = x.permute(0, 3, 1, 2), 4
         for n in self.order:
             op = n.op
             if op == "Const":
