@@ -206,6 +206,26 @@ class Faces:
         return replace(self, **columns)
 
     # ---------------------------------------------------------------- access
+    def __repr__(self) -> str:
+        """Short: the count, the columns set, and the first faces (``repr`` of the arrays
+        was 2,280 characters for one face); the arrays themselves are the attributes."""
+        cols = [f.name for f in fields(self) if getattr(self, f.name) is not None]
+        n = len(self)
+        head = f"Faces({n} face{'' if n == 1 else 's'}; {', '.join(cols)}"
+        shown = []
+        for i in range(min(n, 2)):
+            x1, y1, x2, y2 = (round(float(v), 1) for v in self.boxes[i])
+            parts = [f"box=[{x1}, {y1}, {x2}, {y2}]", f"score={float(self.scores[i]):.3f}"]
+            if self.age_years is not None:
+                parts.append(f"age={float(self.age_years[i]):.1f}")
+            if self.gender_p is not None:
+                parts.append(f"p_male={float(self.gender_p[i]):.3f}")
+            if self.track_id is not None:
+                parts.append(f"track={int(self.track_id[i])}")
+            shown.append(" ".join(parts))
+        more = f"; +{n - 2} more" if n > 2 else ""
+        return head + ("; " + "; ".join(shown) if shown else "") + more + ")"
+
     def __len__(self) -> int:
         return int(self.boxes.shape[0])
 

@@ -291,3 +291,22 @@ def test_stdout_in_a_file_on_a_full_disk_keeps_whole_lines(tmp_path: Path) -> No
         with pytest.raises(AgeGenderError, match="No space left on device; the disk is full"):
             lines.write('{"a": 3}')
     assert disk.read_text() == '{"a": 1}\n{"a": 2}\n'  # the half line was cut off
+
+
+# ------------------------------------------------------------------ small things a user sees
+def test_repr_of_faces_is_short_count_columns_and_a_preview() -> None:
+    from agegender.faces import Faces
+
+    n = 5
+    faces = Faces(
+        boxes=np.tile(np.array([[178.4, 63.9, 265.6, 172.9]], np.float32), (n, 1)),
+        scores=np.full(n, 0.9993, np.float32), landmarks=np.zeros((n, 5, 2), np.float32),
+    ).with_age(np.full((n, 101), 1 / 101, np.float32)).with_gender(np.full(n, 0.004, np.float32))
+    one = repr(faces[0])
+    assert len(one) < 300, len(one)  # was 2,280 characters
+    assert one.startswith("Faces(1 face; boxes, scores, landmarks, age_dist, age_years")
+    assert "box=[178.4, 63.9, 265.6, 172.9] score=0.999 age=50.0 p_male=0.004" in one
+    many = repr(faces)
+    assert many.startswith("Faces(5 faces;") and many.endswith("; +3 more)") and len(many) < 400
+    assert repr(faces[[]]) == "Faces(0 faces; boxes, scores, landmarks, age_dist, age_years, " \
+        "age_low, age_high, age_group, gender_p)"
