@@ -1,4 +1,9 @@
-"""Shared fixtures: where ../shared is, and skips with a clear reason when it is absent."""
+"""Shared fixtures: where ../shared is, and skips with a clear reason when it is absent;
+the markers every test gets from where it is and what it uses (``slow``, ``browser``,
+``shared``, ``train``: see pyproject's ``[tool.pytest.ini_options]``).
+
+The fast selection, for feedback while working: ``python -m pytest -m "not slow"``.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +31,49 @@ def _need(sub: str) -> Path:
     if not p.exists():
         pytest.skip(f"needs {p}, which is absent from this copy of shared/")
     return p
+
+
+#: Test modules (under tests/) whose tests take seconds each (models loaded in a subprocess,
+#: whole videos, worker processes, data sets): ``slow``. Browser and training tests are slow
+#: too. Measured with ``pytest --durations``; move a module here when it slows the fast set.
+SLOW_MODULES = frozenset({
+    "batch/test_local.py", "batch/test_ray.py", "cli/test_main.py", "cli/test_hardening.py",
+    "cli/test_serve.py", "cli/test_long_argv.py", "cli/test_batch_progress.py",
+    "cli/test_models_cli.py", "convert/test_tfjs_reference.py", "detect/test_haar.py",
+    "eval/test_eval_end_to_end.py", "faults/test_batch_faults.py", "faults/test_cli_faults.py",
+    "faults/test_video_faults.py", "models/test_faceres_deep.py", "models/test_every_model.py",
+    "test_video.py", "test_weights.py", "test_environment.py", "server/test_stream_tracking.py",
+    "server/test_hardening.py", "server/test_api.py", "models/test_extra.py",
+})
+#: Single tests of several seconds (a CLI in a subprocess, a data set) in otherwise fast
+#: modules: ``slow`` (node id prefixes under tests/).
+SLOW_TESTS = (
+    "models/test_profiles.py::test_cli_", "test_analyzer.py::test_utkface_floor",
+    "detect/test_mtcnn.py::test_utkface_recall", "eval/test_adience_csv.py::test_eval_on_the_staged_fold",
+    "test_public_api.py::test_readme_calls",
+)
+#: fixtures that read ../shared (real faces, photos, the model mirror)
+SHARED_FIXTURES = frozenset({"shared", "photos", "utkface", "mirror", "use_mirror"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``browser`` for tests/server/test_browser*, ``train`` for tests/train/, ``shared`` for
+    tests that use ../shared, ``slow`` for those, :data:`SLOW_MODULES` and :data:`SLOW_TESTS`."""
+    tests = REPO / "tests"
+    for item in items:
+        path = Path(str(item.fspath))
+        rel = path.relative_to(tests).as_posix() if path.is_relative_to(tests) else path.name
+        browser = rel.startswith("server/test_browser")
+        train = rel.startswith("train/")
+        if browser:
+            item.add_marker(pytest.mark.browser)
+        if train:
+            item.add_marker(pytest.mark.train)
+        if SHARED_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.shared)
+        test = f"{rel}::{item.name}"
+        if browser or train or rel in SLOW_MODULES or test.startswith(SLOW_TESTS):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

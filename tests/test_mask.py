@@ -78,8 +78,8 @@ def test_card_field_decides_unless_overridden() -> None:
 def test_estimator_override_and_card_default() -> None:
     from agegender.estimate import Estimator
 
-    assert Estimator("age", "cydral-age")._masks == [False]
-    assert Estimator("age", "cydral-age", mask_background=True)._masks == [True]
+    assert Estimator("age", "cydral-age")._masks == {"cydral-age": False}
+    assert Estimator("age", "cydral-age", mask_background=True)._masks == {"cydral-age": True}
 
 
 def test_cli_option_reaches_the_analyzer() -> None:

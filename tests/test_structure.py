@@ -40,3 +40,26 @@ def test_the_check_finds_a_cycle_and_a_long_module(tmp_path: Path, capsys):
     assert "agegender.c " not in out and "agegender.c -" not in out  # TYPE_CHECKING: never run
     assert "agegender.faces imports agegender.analyzer, a layer above it" in out
     assert "agegender.analyzer imports" not in out
+
+
+def test_the_check_finds_a_long_or_tangled_function_and_spares_known_ones(tmp_path: Path, capsys):
+    pkg = tmp_path / "agegender"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    body = "".join(f"    x{i} = {i}\n" for i in range(85))
+    tangled = "".join(f"    if a == {i} or a == -{i}:\n        return {i}\n" for i in range(8))
+    (pkg / "errors.py").write_text(f"def long():\n{body}\n\ndef tangled(a):\n{tangled}    return 0\n"
+                                   "\n\ndef small(a):\n    return [b for b in a if b]\n")
+    tool = _tool()
+    assert tool.complexity(__import__("ast").parse((pkg / "errors.py").read_text()).body[1]) == 1 + 8 * 2
+    assert tool.main(["--root", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "long has 86 lines and McCabe complexity 1" in out
+    assert "tangled has 18 lines and McCabe complexity 17" in out and "small" not in out
+    tool.KNOWN.update({"agegender.errors:long": (86, 1), "agegender.errors:tangled": (18, 16)})
+    try:
+        assert tool.main(["--root", str(tmp_path)]) == 1  # tangled grew past its known 16
+        out = capsys.readouterr().out
+        assert "long has" not in out and "known at 18 lines, complexity 16: it grew" in out
+    finally:
+        del tool.KNOWN["agegender.errors:long"], tool.KNOWN["agegender.errors:tangled"]

@@ -40,7 +40,7 @@ def nearest_group(age: float | NDArray[np.floating]) -> NDArray[np.int64]:
     highs = np.array([hi for _, hi in ADIENCE_GROUPS], dtype=np.float64)
     # distance from each age to each group's interval (0 inside it)
     dist = np.maximum(lows[None, :] - ages[:, None], 0) + np.maximum(ages[:, None] - highs[None, :], 0)
-    return np.argmin(dist, axis=1)  # argmin takes the first (younger) group on ties
+    return np.asarray(np.argmin(dist, axis=1), np.int64)  # the first (younger) group on ties
 
 
 #: For each age bin, the Adience group it belongs to (nearest group, ties younger).
@@ -88,7 +88,7 @@ def age_quantiles(dist: NDArray[np.floating], q: float) -> NDArray[np.float32]:
         np.asarray(dist.sum(axis=1)), 1e-12
     )
     frac = np.where(mass > 0, (q - prev) / np.maximum(mass, 1e-12), 0.5)
-    return np.clip(idx - 0.5 + np.clip(frac, 0, 1), 0, None).astype(np.float32)
+    return np.asarray(np.clip(idx - 0.5 + np.clip(frac, 0, 1), 0, None), np.float32)
 
 
 def gaussian_distribution(years: NDArray[np.floating], sigma: float) -> NDArray[np.float32]:
@@ -96,4 +96,4 @@ def gaussian_distribution(years: NDArray[np.floating], sigma: float) -> NDArray[
     years = np.atleast_1d(np.asarray(years, dtype=np.float32))
     z = (AGE_BINS[None, :] - years[:, None]) / np.float32(sigma)
     d = np.exp(-0.5 * z * z)
-    return (d / d.sum(axis=1, keepdims=True)).astype(np.float32)
+    return np.asarray(d / d.sum(axis=1, keepdims=True), np.float32)

@@ -19,7 +19,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .errors import AgeGenderError, InputError
-from .estimate import Estimator, Tta, parse_spec
+from .estimate import Estimator, parse_spec
+from .estimate.onnx import Tta
 from .faces import Faces, Result, check_min_confidence
 from .io.budget import PixelBudget
 from .io.images import Channels, Source, as_rgb, expand_inputs

@@ -34,7 +34,7 @@ def _similarity(src: NDArray[np.float64], dst: NDArray[np.float64]) -> NDArray[n
     """2x3 least-squares similarity transform mapping src points onto dst (Umeyama)."""
     from ..align import similarity_batch
 
-    return similarity_batch(src[None], dst)[0]
+    return np.asarray(similarity_batch(src[None], dst)[0], np.float64)
 
 
 def dlib5_to_standard(parts: NDArray[np.float64]) -> NDArray[np.float32]:

@@ -62,7 +62,7 @@ class Cascade:
 
     @property
     def depth(self) -> int:
-        return max(s.feature.shape[1] for s in self.stages)
+        return max(int(s.feature.shape[1]) for s in self.stages)
 
 
 def _paths(left: NDArray[np.int64], right: NDArray[np.int64], where: str) -> NDArray[np.int8]:
@@ -190,7 +190,7 @@ def _traverse(st: Stage, vals: NDArray[np.float64]) -> NDArray[np.float64]:
     below = (vals < st.node_threshold[None]).astype(np.int8)[:, :, None, :]  # (P, K, 1, D)
     need = st.paths[None]  # (1, K, L, D)
     reached = ((need < 0) | (below == need)).all(axis=-1)  # (P, K, L)
-    return np.einsum("pkl,kl->p", reached.astype(np.float64), st.leaves)
+    return np.asarray(np.einsum("pkl,kl->p", reached.astype(np.float64), st.leaves), np.float64)
 
 
 def _visited(failed: NDArray[np.bool_]) -> NDArray[np.bool_]:
@@ -205,7 +205,7 @@ def _visited(failed: NDArray[np.bool_]) -> NDArray[np.bool_]:
     last_start = np.maximum.accumulate(np.where(starts, idx, -1), axis=1)
     a = np.zeros((ny, nx), np.int64)
     a[:, 1:] = last_start[:, :-1]
-    return ~prev | ((idx - a) % 2 == 0)
+    return np.asarray(~prev | ((idx - a) % 2 == 0), np.bool_)
 
 
 #: Stages are run on the whole window grid (strided views) while more than this share of

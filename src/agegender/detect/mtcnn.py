@@ -235,7 +235,8 @@ class MTCNNDetector(BaseDetector):
 
     @staticmethod
     def _run(session: ort.InferenceSession, batch: FloatArray) -> list[Any]:
-        return session.run(None, {session.get_inputs()[0].name: batch})
+        out: list[Any] = session.run(None, {session.get_inputs()[0].name: batch})
+        return out
 
     # ---------------------------------------------------------------- pipeline
     def _scales(self, width: int, height: int, scale: float = 1.0) -> list[float]:

@@ -141,7 +141,7 @@ class Estimator:
                 raise InputError(f"cannot estimate {t!r}; tasks are {', '.join(OUTPUT_TASKS)}")
         if not specs:
             raise InputError("an Estimator needs a model for at least one task (age, gender)")
-        self.specs: dict[str, str] = specs  # type: ignore[assignment]
+        self.specs: dict[str, str] = specs
         self.tta: Tta = tta
         provs = providers or default_providers(device)
         by_name: dict[str, OnnxModel] = {}

@@ -35,7 +35,7 @@ MAX_BATCH = 64
 def _softmax(x: NDArray[np.float32]) -> NDArray[np.float32]:
     z = x - x.max(axis=1, keepdims=True)
     e = np.exp(z)
-    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+    return np.asarray(e / e.sum(axis=1, keepdims=True), np.float32)
 
 
 class OnnxModel:
@@ -85,9 +85,9 @@ class OnnxModel:
         """RGB uint8 chips (N, h, w, 3) to the model's input tensor."""
         c = self.card
         x = chips[..., ::-1] if c.channels == "BGR" else chips
-        x = x.astype(np.float32)  # type: ignore[assignment]
+        x = x.astype(np.float32)
         if any(c.mean):
-            x -= np.asarray(c.mean, np.float32)  # type: ignore[misc]
+            x -= np.asarray(c.mean, np.float32)
         if any(s != 1.0 for s in c.std):
             x /= np.asarray(c.std, np.float32)  # type: ignore[misc]
         if c.layout == "NCHW":
@@ -208,7 +208,7 @@ class OnnxModel:
         if self.cards["embedding"].decode == "raw":
             return raw
         norm = np.linalg.norm(raw, axis=1, keepdims=True)
-        return (raw / np.maximum(norm, 1e-12)).astype(np.float32)
+        return np.asarray(raw / np.maximum(norm, 1e-12), np.float32)
 
     def decode(self, task: str, raw: NDArray[np.float32]) -> Any:
         """Age: (dist (N, 101), years (N,)); gender: p_male (N,); embedding: (N, D)."""

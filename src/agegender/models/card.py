@@ -103,7 +103,7 @@ class Card:
         def triple(v: Any, name: str, default: float) -> tuple[float, float, float]:
             v = default if v is None else v
             if isinstance(v, (int, float)):
-                return (float(v),) * 3  # type: ignore[return-value]
+                return (float(v),) * 3
             if isinstance(v, (list, tuple)) and len(v) == 3:
                 return tuple(float(x) for x in v)  # type: ignore[return-value]
             raise bad(f"input.{name} must be a number or 3 numbers, got {v!r}")
