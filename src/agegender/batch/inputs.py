@@ -47,8 +47,8 @@ def _filesystem(uri: str) -> tuple[Any, str]:
     """(fsspec filesystem, path in it) for a URI; says which package is missing."""
     try:
         import fsspec
-    except ImportError:  # pragma: no cover - fsspec is a dependency
-        raise InputError(f"{uri}: reading URIs needs fsspec: pip install fsspec") from None
+    except ImportError:
+        raise InputError(f'{uri}: reading URIs needs fsspec: pip install "agegender[batch]"') from None
     try:
         return fsspec.core.url_to_fs(uri)
     except ImportError as e:
@@ -190,7 +190,10 @@ def _read_bytes(path: str) -> bytes:
 
 
 def _parquet_list(list_file: str) -> list[str]:
-    import pyarrow.parquet as pq
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise InputError(f'{list_file}: reading a Parquet list needs pyarrow: pip install "agegender[batch]"') from None
 
     if is_uri(list_file):
         fs, p = _filesystem(list_file)

@@ -41,8 +41,20 @@ META_MODELS = "agegender.models"
 META_RUN = "agegender.run"
 
 
+def require_pyarrow(what: str = "agegender batch --format parquet") -> Any:
+    """pyarrow, or one line naming the extra that brings it."""
+    try:
+        import pyarrow
+    except ImportError:
+        from ..errors import InputError
+
+        raise InputError(f'{what} needs pyarrow, which is not installed: pip install "agegender[batch]" '
+                         "(or --format jsonl / csv)") from None
+    return pyarrow
+
+
 def arrow_schema(metadata: dict[str, str] | None = None) -> Any:
-    import pyarrow as pa
+    pa = require_pyarrow()
 
     f64 = pa.float64()
     fields = [

@@ -68,8 +68,13 @@ def caffe_to_onnx(
     Raises :class:`ModelError` when a layer's weights are missing or do not fit the
     definition (e.g. the gender net's weights for the age net's prototxt).
     """
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    try:
+        import onnx
+        from onnx import TensorProto, helper, numpy_helper
+    except ImportError as e:
+        raise ModelError(
+            'converting a Caffe model needs onnx, which is not installed: pip install "agegender[convert]"'
+        ) from e
 
     proto_path = Path(prototxt)
     net = parse_prototxt(proto_path.read_text())

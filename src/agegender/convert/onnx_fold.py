@@ -22,9 +22,12 @@ from ..errors import ModelError
 
 def fold_same_padding(src: Path, dst: Path, *, fp32: bool = False) -> dict[str, float]:
     """Write ``src`` with every dynamic Pad folded into its Conv's pads (outputs identical)."""
-    import onnx
+    try:
+        import onnx
+        from onnx import helper, numpy_helper
+    except ImportError as e:
+        raise ModelError('folding an ONNX graph needs onnx: pip install "agegender[convert]"') from e
     import onnxruntime as ort
-    from onnx import helper, numpy_helper
 
     m = onnx.load(str(src))
     g = m.graph

@@ -17,7 +17,7 @@ STAGES = (3, 3, 3)
 BN_EPSILON = 1e-3  # keras.layers.BatchNormalization default
 
 #: h5py and onnx are agegender's own dependencies; missing, the install is incomplete
-_INSTALL_HINT = "pip install --force-reinstall agegender (h5py and onnx are its dependencies)"
+_INSTALL_HINT = 'pip install "agegender[convert]" (the extra with h5py and onnx)'
 
 # Expected weight shapes (Keras layout) of the layers, in creation order within each kind.
 # fmt: off

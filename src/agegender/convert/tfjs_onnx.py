@@ -191,7 +191,13 @@ def tfjs_to_onnx(
     spatial size, else it is left free (fully convolutional graphs run at any size).
     4-D outputs are returned NHWC, like TF.js.
     """
-    from onnx import TensorProto, checker, helper
+    try:
+        from onnx import TensorProto, checker, helper
+    except ImportError as e:
+        raise ModelError(
+            f"converting {graph.source} to ONNX needs onnx, which is not installed: "
+            'pip install "agegender[convert]"'
+        ) from e
 
     outputs = outputs or graph.outputs
     if len(graph.inputs) != 1:

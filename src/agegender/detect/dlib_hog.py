@@ -78,7 +78,14 @@ class DlibHOGDetector(BaseDetector):
 
     def _load(self) -> None:
         if self._det is None:
-            import dlib
+            try:
+                import dlib
+            except ImportError as e:
+                from ..errors import ModelUnavailableError
+
+                raise ModelUnavailableError(
+                    f'the {self.name!r} detector needs dlib: pip install "agegender[hog]"'
+                ) from e
 
             from ..models import get
 
