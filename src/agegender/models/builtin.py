@@ -184,7 +184,7 @@ def register_all(register: Register) -> None:
                 ),
             ),
             requires_module="dlib",
-            requires_pip="dlib-bin",
+            requires_pip='"agegender[hog]"',
         ),
         aliases=("dlib-hog",),
     )
