@@ -107,14 +107,14 @@ def test_missing_model_fails_once_before_any_input_and_leaves_no_folder(tmp_path
            "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9",
            "no_proxy": "", "NO_PROXY": ""}
     inputs = [str(good)] * 5
-    r = _run("analyze", *inputs, "--detector", "yunet", env=env, timeout=120)
+    r = _run("analyze", *inputs, "--detector", "yunet-n", env=env, timeout=120)
     assert r.returncode != 0
     assert r.stdout == b""  # no input was analysed
     lines = r.stderr.decode().splitlines()
     assert len(lines) == 1, lines
     msg = lines[0]
-    assert "yunet_s_640_640.onnx" in msg  # what
-    assert str(home / "models" / "yunet") in msg and "AGEGENDER_MIRROR" in msg  # where it looked
-    assert "agegender models pull yunet" in msg  # how to fix
+    assert "yunet_n_dynamic.onnx" in msg  # what
+    assert str(home / "models" / "yunet-n") in msg and "AGEGENDER_MIRROR" in msg  # where it looked
+    assert "agegender models pull yunet-n" in msg  # how to fix
     left = [p for p in home.rglob("*")] if home.exists() else []
     assert left == [] and not home.exists()

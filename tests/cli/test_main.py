@@ -114,14 +114,15 @@ def test_models_list_tells_the_truth(capsys, no_mirror):
     lines = {ln.split()[0]: ln for ln in out.splitlines()[1:]}
     assert {"cydral-age", "cydral-gender", "mtcnn", "hog", "yunet", "opencv-ssd"} <= set(lines)
     assert " yes " in lines["cydral-age"] and "CC0-1.0" in lines["cydral-age"]
-    assert " no " in lines["yunet"]  # not downloaded, no mirror
+    assert " yes " in lines["yunet"] and "pip:agegender/" in lines["yunet"]  # shipped
+    assert " no " in lines["yunet-n"]  # not downloaded, no mirror
 
 
 def test_models_pull_from_mirror_and_verify(capsys, use_mirror):
-    assert main(["models", "pull", "yunet"]) == 0
+    assert main(["models", "pull", "yunet-n"]) == 0
     assert main(["models", "verify"]) == 0
     out = capsys.readouterr().out
-    assert "yunet: ok" in out and "sha256 verified" in out
+    assert "yunet-n: ok" in out and "sha256 verified" in out
 
 
 def test_gender_min_confidence(photos, tmp_path: Path):

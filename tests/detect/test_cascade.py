@@ -50,10 +50,10 @@ def test_batch_falls_back_on_the_misses_only():
     assert [f.boxes[0, 0] for f in out] == [10, 20, 10] and then.calls == 2
 
 
-def test_hog_mtcnn_is_the_pip_default(no_mirror):
-    assert AUTO_ORDER.index("hog-mtcnn") < AUTO_ORDER.index("mtcnn")
-    det = create_detector("auto")
-    assert det.name == "hog-mtcnn"
+def test_yunet_is_the_pip_default_then_hog_mtcnn(no_mirror):
+    assert AUTO_ORDER.index("yunet") < AUTO_ORDER.index("hog-mtcnn") < AUTO_ORDER.index("mtcnn")
+    assert create_detector("auto").name == "yunet"  # ships inside agegender
+    det = create_detector("hog-mtcnn")
     # MTCNN is the fallback: its files are checked when it first runs, not up front
     assert ("mtcnn", "detect") not in det.required_models()
 

@@ -17,7 +17,7 @@ def _rgb(path: Path) -> np.ndarray:
 
 def test_group_photo_at_640_matches_full_resolution(use_mirror: Path, photos: Path) -> None:
     image = _rgb(photos / "group_t1.jpg")  # 1280x886, six faces of 95..140 px
-    small, full = YuNetDetector(max_side=640), YuNetDetector(max_side=None)
+    small, full = YuNetDetector(max_side=640), YuNetDetector(max_side=None, first_side=None)
     assert YuNetDetector().max_side == 1280  # the default keeps small faces of big photos
     view = small.prepare(image)
     assert max(view.image.shape[:2]) <= 640 and view.scale < 0.5

@@ -86,8 +86,9 @@ def _haar(**kw: Any) -> Detector:
 
 #: Every detector, in the order ``--help`` and the docs list them.
 DETECTORS: tuple[DetectorInfo, ...] = (
-    DetectorInfo("yunet", _yunet("yunet"), "YuNet-s CNN, 5 landmarks: most robust (pose, size)",
-                 "download/mirror", ("yunet",)),
+    DetectorInfo("yunet", _yunet("yunet"), "YuNet-s CNN, 5 landmarks: most robust (pose, size), "
+                 "fastest; a 640 px view, 1280 px where faces are small", "agegender",
+                 ("yunet",)),
     DetectorInfo("yunet-n", _yunet("yunet-n"), "YuNet-n, smaller and faster",
                  "download/mirror", ("yunet-n",)),
     DetectorInfo("hog-mtcnn", _hog_mtcnn, "HOG, and MTCNN where HOG finds no face: near "
@@ -154,9 +155,8 @@ def create_detector(name: str = "auto", **kwargs: Any) -> Detector:
             log.info("detector auto: using %r (first available of %s)", cand, AUTO_ORDER)
             return _BY_NAME[cand].factory(**kwargs)
     raise ModelUnavailableError(
-        "no face detector is available: reinstall agegender (MTCNN's networks ship "
-        "inside it), pip install dlib-bin, or set AGEGENDER_MIRROR to a folder with "
-        "yunet/yunet_s_640_640.onnx"
+        "no face detector is available: reinstall agegender (YuNet's and MTCNN's "
+        "networks ship inside it), or pip install dlib-bin"
     )
 
 

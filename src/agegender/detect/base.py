@@ -132,14 +132,18 @@ class BaseDetector(ABC):
         The image is downscaled first (``INTER_AREA``) when the padded view would be
         longer than ``max_side``, then padded, so padding never costs a resize.
         """
+        return self.view(image, self.max_side)
+
+    def view(self, image: NDArray[np.uint8], max_side: int | None) -> View:
+        """:meth:`prepare` at another longest side (a detector that looks twice: YuNet)."""
         import cv2
 
         h, w = image.shape[:2]
         side = max(h, w)
         src, scale = image, 1.0
-        if self.max_side is not None and side + 2 * int(round(self.pad * side)) > self.max_side:
-            long = int(self.max_side / (1 + 2 * self.pad))
-            while long > 1 and long + 2 * int(round(self.pad * long)) > self.max_side:
+        if max_side is not None and side + 2 * int(round(self.pad * side)) > max_side:
+            long = int(max_side / (1 + 2 * self.pad))
+            while long > 1 and long + 2 * int(round(self.pad * long)) > max_side:
                 long -= 1
             scale = long / side
             size = (max(1, round(w * scale)), max(1, round(h * scale)))

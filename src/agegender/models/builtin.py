@@ -188,13 +188,27 @@ def register_all(register: Register) -> None:
         ),
         aliases=("dlib-hog",),
     )
+    register(
+        ModelRecord(
+            name="yunet",
+            task="detect",
+            description="YuNet-s (2023mar; the network of OpenCV Zoo's "
+            "face_detection_yunet_2023mar.onnx), dynamic input size, 5 landmarks; ships "
+            "inside agegender (src/agegender/models/data/yunet, with its LICENSE)",
+            license="Apache-2.0 (OpenCV Zoo lists MIT)",
+            files=(
+                ModelFile(
+                    "yunet_s_dynamic.onnx",
+                    "daede24002cc8590f457998cc5e6c9e8b82f45f6bd969506a8913cd4ed10a2d3",
+                    package="agegender",
+                    resource="models/data/yunet/yunet_s_dynamic.onnx",
+                    pip_name="agegender",
+                    upstream=_YUNET_URL + "yunet_s_dynamic.onnx",
+                ),
+            ),
+        )
+    )
     for name, fname, sha, desc in (
-        (
-            "yunet",
-            "yunet_s_640_640.onnx",
-            "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4",
-            "YuNet-s (2023mar; = OpenCV Zoo face_detection_yunet_2023mar.onnx), 5 landmarks",
-        ),
         (
             "yunet-n",
             "yunet_n_dynamic.onnx",
