@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
+import signal
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +24,35 @@ from .work import Rows, WorkerSpec, build_analyzer
 log = logging.getLogger(__name__)
 
 Engine = Literal["local", "ray"]
+
+
+class BatchTerminated(KeyboardInterrupt):
+    """SIGTERM stopped a batch run; raised like Ctrl-C's KeyboardInterrupt, after the rows of
+    the inputs already finished were written."""
+
+
+@contextlib.contextmanager
+def _sigterm_stops_like_sigint() -> Iterator[None]:
+    """While the run lasts, SIGTERM raises :class:`BatchTerminated` in the main thread (so
+    the finished rows are flushed and temporary folders removed, as on Ctrl-C); further
+    SIGTERMs during that clean-up are ignored. Only where SIGTERM has its default action
+    (an application's own handler is left alone) and in the main thread."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+
+    def on_term(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise BatchTerminated("SIGTERM")
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 @dataclass
@@ -115,7 +147,14 @@ def batch(
     options (``detector``, ``age_model``, ``gender_model``, ``device``, ``tta``, ...).
     ``resume=True`` skips inputs already in ``out`` (same source, size and mtime).
     Scripts that call this with the local engine need ``if __name__ == "__main__":``
-    (worker processes are spawned, not forked).
+    (worker processes are spawned, not forked). Ctrl-C (KeyboardInterrupt) and, in the
+    main thread, SIGTERM (:class:`BatchTerminated`) stop the run after writing the rows of
+    the inputs already finished.
+
+    Raises:
+        InputError: a bad option, or an ``out`` that holds another run's parts.
+        BatchWriteError: ``out`` cannot be written (full disk, read-only): one line that
+            names the file; what was written before stays complete.
     """
     import inspect
 
@@ -169,28 +208,40 @@ def batch(
         count(len(rows), sum(r["face"] is not None for r in rows), rows[0]["error_message"])
 
     writer = RollingWriter(outp, format, run_id, part_rows=part_rows, part_seconds=part_seconds)
-    try:
-        if not todo:
-            log.info("batch: nothing to do; all %d inputs are already in %s", len(items), outp)
-        elif engine == "local":
-            from .engine_local import run_local
+    with _sigterm_stops_like_sigint():
+        try:
+            if not todo:
+                log.info("batch: nothing to do; all %d inputs are already in %s", len(items), outp)
+            elif engine == "local":
+                from .engine_local import run_local
 
-            threads = max(1, cores // n_workers)
-            spec = WorkerSpec(model_kwargs, threads, factory, batch_size or 16)
-            summary.worker_cpu_seconds = run_local(
-                todo, spec, workers=n_workers, on_rows=on_rows, on_models=on_models)
-        else:
-            from .engine_ray import run_ray
+                threads = max(1, cores // n_workers)
+                spec = WorkerSpec(model_kwargs, threads, factory, batch_size or 16)
+                summary.worker_cpu_seconds = run_local(
+                    todo, spec, workers=n_workers, on_rows=on_rows, on_models=on_models)
+            else:
+                from .engine_ray import run_ray
 
-            spec = WorkerSpec(model_kwargs, 1, factory, 16)
-            summary.worker_cpu_seconds = run_ray(
-                todo, spec, out=outp, fmt=format, run=run, workers=n_workers, address=address,
-                gpus_per_worker=gpus_per_worker, batch_size=batch_size or 64, on_count=count,
-                on_models=on_models,
-                write_rows=lambda name, rows: write_part(outp / name, format, rows, writer.metadata),
-            )
-    finally:
-        writer.flush()
-        summary.seconds = time.monotonic() - summary.started
-        summary.paths = [str(p) for p in part_files(outp) if p not in before]
-    return summary
+                spec = WorkerSpec(model_kwargs, 1, factory, 16)
+                summary.worker_cpu_seconds = run_ray(
+                    todo, spec, out=outp, fmt=format, run=run, workers=n_workers, address=address,
+                    gpus_per_worker=gpus_per_worker, batch_size=batch_size or 64, on_count=count,
+                    on_models=on_models,
+                    write_rows=lambda name, rows: write_part(outp / name, format, rows, writer.metadata),
+                )
+        except KeyboardInterrupt as e:
+            why = "SIGTERM" if isinstance(e, BatchTerminated) else "an interrupt (Ctrl-C)"
+            _flush(writer, summary, outp, before)
+            log.warning(
+                "batch: stopped by %s after %d inputs; their rows are in %d part files under %s "
+                "(rerun with --resume to continue)", why, summary.done, len(summary.paths), outp)
+            raise
+        finally:
+            _flush(writer, summary, outp, before)
+        return summary
+
+
+def _flush(writer: RollingWriter, summary: BatchSummary, outp: Path, before: set[Path]) -> None:
+    writer.flush()
+    summary.seconds = time.monotonic() - summary.started
+    summary.paths = [str(p) for p in part_files(outp) if p not in before]

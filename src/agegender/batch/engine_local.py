@@ -43,10 +43,21 @@ def _worker_main(conn: Connection, spec: WorkerSpec, log_level: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the main process stops us
     logging.basicConfig(level=log_level, format="agegender (worker): %(message)s")
     try:
+        _work(conn, spec)
+    except (BrokenPipeError, ConnectionResetError, EOFError):
+        # the main process is gone (killed, or it stopped the run): nothing to report to,
+        # and no traceback for the user; exit quietly
+        return
+
+
+def _work(conn: Connection, spec: WorkerSpec) -> None:
+    try:
         analyzer = spec.build()
     except BaseException as e:  # noqa: BLE001 - reported to the main process, which raises it
         try:
             conn.send(("fatal", e))
+        except (BrokenPipeError, ConnectionResetError):
+            raise
         except Exception:  # noqa: BLE001 - the exception itself may not pickle
             conn.send(("fatal", AgeGenderError(f"a worker could not start: {type(e).__name__}: {e}")))
         return

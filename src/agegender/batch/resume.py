@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 
 from ..errors import InputError
-from .sinks import EXTENSIONS, Format, part_files
+from .sinks import EXTENSIONS, Format, part_files, write_error
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +46,21 @@ def prepare_out(out: Path, fmt: Format, resume: bool) -> set[Key]:
     """Make ``out`` ready; with ``resume``, the keys of the inputs it already holds.
 
     Without ``resume`` a folder that already holds part files is refused (rows would be
-    mixed with another run's); with it, parts of another format are refused.
+    mixed with another run's); with it, parts of another format are refused. A folder that
+    cannot be written (read-only, full) is refused before any input is analyzed.
+
+    Raises:
+        InputError: ``out`` is a file, holds parts of an earlier run (without ``resume``)
+            or of another format, or holds a part file that cannot be read.
+        BatchWriteError: ``out`` cannot be created or written.
     """
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out}: is a file; give a folder for the data set")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        _probe(out)
+    except OSError as e:
+        raise write_error(out, e) from e
     parts = part_files(out)
     if parts and not resume:
         raise InputError(
@@ -59,7 +69,10 @@ def prepare_out(out: Path, fmt: Format, resume: bool) -> set[Key]:
         )
     for tmp in out.glob(".part-*.tmp"):
         log.info("removing %s (an incomplete part file of a run that was stopped)", tmp)
-        tmp.unlink(missing_ok=True)
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError as e:
+            raise write_error(tmp, e) from e
     other = [p for p in parts if p.suffix != EXTENSIONS[fmt]]
     if other:
         raise InputError(
@@ -78,3 +91,13 @@ def prepare_out(out: Path, fmt: Format, resume: bool) -> set[Key]:
     if parts:
         log.info("resume: %d inputs already in %d part files under %s", len(done), len(parts), out)
     return done
+
+
+def _probe(out: Path) -> None:
+    """Create and remove one empty file in ``out`` (OSError when it cannot be written)."""
+    import os
+    import tempfile
+
+    fd, name = tempfile.mkstemp(dir=out, prefix=".part-probe-", suffix=".tmp")
+    os.close(fd)
+    os.unlink(name)

@@ -2,19 +2,30 @@
 
 Every part file is written under a temporary name and renamed when complete, so a run
 killed at any point leaves only whole part files (and ``.tmp`` leftovers, which
-``--resume`` deletes). All rows of one input are always in the same part file.
+``--resume`` deletes). All rows of one input are always in the same part file. Part files
+get the permissions of any new file (``0o666`` less the umask), not the temporary's 0600.
+
+The folder holds nothing else that a Parquet reader would open: the run manifests are in
+``_run/`` and leftovers start with ``.``, both of which Arrow (pandas, ``pyarrow.dataset``)
+skips, and ``read_parquet('out/*.parquet')`` (DuckDB) does not match.
+
+A write that fails (a full disk, a read-only folder) raises :class:`BatchWriteError`: one
+line naming the file and what to do; the part files already written stay complete.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any, Literal
 
 from .._fs import atomic_path
+from ..errors import AgeGenderError
 from .rows import COLUMNS, arrow_schema
 
 log = logging.getLogger(__name__)
@@ -26,6 +37,41 @@ CSV_COLUMNS = [
     "x1", "y1", "x2", "y2",
     *COLUMNS[COLUMNS.index("box") + 1 :],
 ]
+#: the folder (under ``out``) of the run manifests, ``run-<run>.json``
+MANIFEST_DIR = "_run"
+
+
+class BatchWriteError(AgeGenderError):
+    """The data set folder cannot be written (full disk, read-only, no permission)."""
+
+
+def write_error(path: Path, e: OSError) -> BatchWriteError:
+    """A one-line :class:`BatchWriteError` for ``e`` on ``path``: what happened, what to do."""
+    name = errno.errorcode.get(e.errno or 0, "")
+    why = e.strerror or str(e) or type(e).__name__
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        todo = "free some space there (or choose another --out)"
+    elif e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        todo = "choose a writable --out (or make this folder writable)"
+    else:
+        todo = "check the folder (or choose another --out)"
+    return BatchWriteError(
+        f"cannot write {path}: {why}{f' ({name})' if name else ''}; {todo}, then rerun with "
+        "--resume: the part files already written are complete and are kept"
+    )
+
+
+def _umask() -> int:
+    """This process's umask (from /proc on Linux; elsewhere set and put back)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def part_files(out: Path) -> list[Path]:
@@ -37,9 +83,17 @@ def part_files(out: Path) -> list[Path]:
 
 
 def write_part(path: Path, fmt: Format, rows: list[dict[str, Any]], metadata: dict[str, str]) -> None:
-    """Write ``rows`` to ``path`` atomically (temporary file, then rename)."""
-    with atomic_path(path, suffix=".tmp") as tmp:  # a leftover is a .part-*.tmp (resume.py)
-        _write_rows(tmp, fmt, rows, metadata)
+    """Write ``rows`` to ``path`` atomically (temporary file, then rename).
+
+    Raises:
+        BatchWriteError: the file cannot be written (the temporary is removed).
+    """
+    try:
+        with atomic_path(path, suffix=".tmp") as tmp:  # a leftover is a .part-*.tmp (resume.py)
+            _write_rows(tmp, fmt, rows, metadata)
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp made it 0600
+    except OSError as e:  # pyarrow's I/O errors are OSErrors too
+        raise write_error(path, e) from e
 
 
 def _write_rows(tmp: Path, fmt: Format, rows: list[dict[str, Any]], metadata: dict[str, str]) -> None:
@@ -70,18 +124,28 @@ def _write_rows(tmp: Path, fmt: Format, rows: list[dict[str, Any]], metadata: di
 
 
 def write_manifest(out: Path, run_id: str, info: dict[str, Any]) -> Path:
-    """``run-<id>.json`` beside the part files: version, models, settings (all formats)."""
-    path = out / f"run-{run_id}.json"
+    """``_run/run-<id>.json`` under ``out``: version, models, settings (all formats).
+
+    Raises:
+        BatchWriteError: the file cannot be written.
+    """
+    path = out / MANIFEST_DIR / f"run-{run_id}.json"
     data = json.dumps(info, indent=2, sort_keys=True) + "\n"
-    with atomic_path(path, suffix=".tmp") as tmp:
-        tmp.write_text(data, encoding="utf-8")
+    try:
+        with atomic_path(path, suffix=".tmp") as tmp:
+            tmp.write_text(data, encoding="utf-8")
+            os.chmod(tmp, 0o666 & ~_umask())
+    except OSError as e:
+        raise write_error(path, e) from e
     return path
 
 
 class RollingWriter:
     """Collects rows and writes a part file every ``part_rows`` rows or ``part_seconds``.
 
-    ``add`` takes all rows of one input at once, so an input never spans two parts.
+    ``add`` takes all rows of one input at once, so an input never spans two parts. After
+    a failed write (:class:`BatchWriteError`) ``flush`` writes nothing more: the rows held
+    are those of inputs that ``--resume`` will analyze again.
     """
 
     def __init__(
@@ -99,6 +163,7 @@ class RollingWriter:
         self.paths: list[Path] = []
         self._rows: list[dict[str, Any]] = []
         self._since = time.monotonic()
+        self.failed = False
 
     def add(self, rows: list[dict[str, Any]]) -> None:
         if not self._rows:
@@ -108,10 +173,14 @@ class RollingWriter:
             self.flush()
 
     def flush(self) -> None:
-        if not self._rows:
+        if not self._rows or self.failed:
             return
         path = self.out / f"part-{self.run_id}-{len(self.paths):06d}{EXTENSIONS[self.fmt]}"
-        write_part(path, self.fmt, self._rows, self.metadata)
+        try:
+            write_part(path, self.fmt, self._rows, self.metadata)
+        except BatchWriteError:
+            self.failed = True
+            raise
         log.debug("wrote %s (%d rows)", path, len(self._rows))
         self.paths.append(path)
         self._rows = []

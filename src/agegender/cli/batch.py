@@ -55,7 +55,9 @@ def summary_line(s: Any) -> str:
 
 
 def cmd_batch(a: argparse.Namespace) -> int:
-    from ..batch.api import batch
+    """Exit codes: 0 all inputs analyzed, 1 some failed or the folder cannot be written
+    (one line naming the file), 2 usage, 130 Ctrl-C, 143 SIGTERM (finished rows kept)."""
+    from ..batch.api import BatchTerminated, batch
 
     progress = BatchProgress(enabled=not a.quiet)
     try:
@@ -65,6 +67,8 @@ def cmd_batch(a: argparse.Namespace) -> int:
             gpus_per_worker=a.gpus_per_worker, batch_size=a.batch_size,
             part_rows=a.part_rows, progress=progress, **model_kwargs(a),
         )
+    except BatchTerminated:
+        return 143  # 128 + SIGTERM, as a shell reports a process it ended
     finally:
         progress.close()
     if not a.quiet:
