@@ -4,6 +4,7 @@
 "use strict";
 
 import { markStale, showResult, shown } from "./photo.js";
+import { inReadingOrder } from "./place.js";
 import { decode, limits, prepare, send, toOriginal } from "./upload.js";
 import { $, announce, download, el, setStatus } from "./util.js";
 
@@ -106,11 +107,11 @@ async function analyzeOne(item, signal) {
       // a photo this browser cannot decode (TIFF): the answer carries a downscaled preview
       const url = bitmap ? "/v1/analyze" : `/v1/analyze?preview=${PREVIEW_SIDE}`;
       const answer = await send(url, prep.blob, name, { onProgress, signal });
-      if (bitmap) return { bitmap, result: toOriginal(answer, bitmap.width, bitmap.height), name: item.name };
+      if (bitmap) return { bitmap, result: inReadingOrder(toOriginal(answer, bitmap.width, bitmap.height)), name: item.name };
       const preview = answer.preview ? await decode(dataUrlBlob(answer.preview)) : null;
       if (!preview) throw new Error(`${item.name}: the server read this photo but sent no picture of it to show.`);
       delete answer.preview; // not part of the result that is exported
-      return { bitmap: preview, result: answer, name: item.name };
+      return { bitmap: preview, result: inReadingOrder(answer), name: item.name };
     } catch (err) {
       if (err.status === 413 && bitmap && !prep.shrunk) {
         // this server's limits are below the ones we knew: send it smaller, once

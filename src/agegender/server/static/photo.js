@@ -4,11 +4,13 @@
 
 import { canvasBoxes, drawAnnotated, drawBoxes, drawLeaders, faceSentence, labelTexts } from "./draw.js";
 import { placeLabels } from "./place.js";
+import { closeSheet, initPinch, keepAboveSheet, narrow, openSheet } from "./touch.js";
 import { $, $$, announce, dash, download, el, genderClass, pct, stem } from "./util.js";
 
 /** The result shown: {bitmap, result, name}; selected: face index or -1. */
 export const shown = { entry: null, selected: -1, spots: [], boxes: [], zoom: 1 };
-const ZOOMS = [1, 2, 3, 4];
+const ZOOMS = [1, 2, 3, 4]; // the buttons' steps; a pinch zooms anywhere between
+const LEVELS = 4; // label forms: full, short, the tag alone, the tag alone made small
 
 const MAX_ZOOM = 4; // small photos are shown up to 4x larger
 const SAVE_MIN_SIDE = 1200; // a saved picture is at least this large (small photos upscaled)
@@ -46,7 +48,7 @@ function placeMarkers(cw, ch) {
   const boxes = canvasBoxes(result.faces, cw / result.width, cw);
   const sizes = markers.map(() => []);
   // measure each form of each label (DOM sizes: the fonts the visitor sees)
-  for (let level = 0; level < 3; level++) {
+  for (let level = 0; level < LEVELS; level++) {
     markers.forEach((m) => {
       m.hidden = false; // hidden ones measure 0
       m.dataset.level = String(level);
@@ -54,7 +56,10 @@ function placeMarkers(cw, ch) {
     });
     markers.forEach((m, i) => sizes[i].push({ w: Math.ceil(m.offsetWidth) + 1, h: Math.ceil(m.offsetHeight) + 1 }));
   }
-  const spots = placeLabels(boxes, sizes, cw, ch, { gap: 2 });
+  // no marker may cover another face (in a crowd the small tag may sit on its own face)
+  // and few leader lines: the full text may go 2 rings away, the short form 1, the tag
+  // alone only next to its box; the small tag next to it, on its own face, or further away
+  const spots = placeLabels(boxes, sizes, cw, ch, { gap: 2, noCover: true, rings: [2, 1, 0, 400] });
   markers.forEach((m, i) => {
     const s = spots[i];
     m.hidden = !s;
@@ -90,19 +95,23 @@ function paint() {
   drawLeaders(ctx, boxes, spots, { lw: 1.5 * k });
 }
 
-function setZoom(z) {
+/** Zoom to z (1: fit), keeping the point at (clientX, clientY) in place (default: the centre). */
+function setZoom(z, clientX = null, clientY = null) {
   const old = shown.zoom;
   shown.zoom = Math.max(ZOOMS[0], Math.min(z, ZOOMS[ZOOMS.length - 1]));
   $("#zoom-out").disabled = shown.zoom <= ZOOMS[0];
   $("#zoom-in").disabled = shown.zoom >= ZOOMS[ZOOMS.length - 1];
-  $("#zoom-level").textContent = shown.zoom === 1 ? "fit" : `${shown.zoom}×`;
+  $("#zoom-level").textContent = shown.zoom === 1 ? "fit" : `${Number(shown.zoom.toFixed(1))}×`;
   if (old === shown.zoom) return;
   const sc = $("#picture-scroll");
-  const cx = (sc.scrollLeft + sc.clientWidth / 2) / Math.max(1, sc.scrollWidth);
-  const cy = (sc.scrollTop + sc.clientHeight / 2) / Math.max(1, sc.scrollHeight);
+  const r = sc.getBoundingClientRect();
+  const px = clientX === null ? sc.clientWidth / 2 : clientX - r.left;
+  const py = clientY === null ? sc.clientHeight / 2 : clientY - r.top;
+  const cx = (sc.scrollLeft + px) / Math.max(1, sc.scrollWidth);
+  const cy = (sc.scrollTop + py) / Math.max(1, sc.scrollHeight);
   layout();
-  sc.scrollLeft = cx * sc.scrollWidth - sc.clientWidth / 2;
-  sc.scrollTop = cy * sc.scrollHeight - sc.clientHeight / 2;
+  sc.scrollLeft = cx * sc.scrollWidth - px;
+  sc.scrollTop = cy * sc.scrollHeight - py;
 }
 
 export function layout() {
@@ -129,10 +138,21 @@ export function select(i, { from = "", focus = false } = {}) {
     c.classList.toggle("selected", on);
   });
   paint();
-  if (i < 0) return;
+  if (i < 0) {
+    closeSheet();
+    return;
+  }
   const card = $(`.face-card[data-face="${i}"]`);
   const marker = $(`.marker[data-face="${i}"]`);
-  if (from === "marker" && card) card.scrollIntoView({ block: "nearest", behavior: "smooth" });
+  if (from === "marker" && card && narrow()) {
+    // on a phone the cards are below the picture: the card comes up as a sheet instead
+    const n = shown.entry.result.faces.length;
+    openSheet(card, (step) => (step ? select((i + step + n) % n, { from: "marker" }) : select(-1)));
+    if (marker && !marker.hidden) {
+      marker.scrollIntoView({ block: "nearest", inline: "nearest" }); // within the picture
+      keepAboveSheet(marker);
+    }
+  } else if (from === "marker" && card) card.scrollIntoView({ block: "nearest", behavior: "smooth" });
   if (from === "card" && marker && !marker.hidden) marker.scrollIntoView({ block: "nearest", behavior: "smooth" });
   if (focus) (from === "card" ? card : marker)?.focus();
 }
@@ -237,7 +257,7 @@ function marker(f, i) {
     el("span", { className: "visually-hidden" }, "Face "),
     el("span", { className: "num" }, String(i + 1)), el("span", { className: "txt" }),
     el("span", { className: "visually-hidden" }, more));
-  m._texts = labelTexts(f);
+  m._texts = [...labelTexts(f), ""];
   m.dataset.face = String(i);
   m.setAttribute("aria-pressed", "false");
   m.addEventListener("click", (e) => {
@@ -254,6 +274,7 @@ function marker(f, i) {
 export function showResult(entry) {
   shown.entry = entry;
   shown.selected = -1;
+  closeSheet();
   setZoom(1);
   const { result } = entry;
   const faces = result.faces;
@@ -298,8 +319,10 @@ export function annotatedBlob(entry) {
 }
 
 export function initResult() {
-  $("#zoom-in").addEventListener("click", () => setZoom(shown.zoom + 1));
-  $("#zoom-out").addEventListener("click", () => setZoom(shown.zoom - 1));
+  $("#zoom-in").addEventListener("click", () => setZoom(Math.floor(shown.zoom) + 1));
+  $("#zoom-out").addEventListener("click", () => setZoom(Math.ceil(shown.zoom) - 1));
+  initPinch($("#picture-scroll"), $("#picture"), () => shown.zoom, setZoom, { min: ZOOMS[0], max: ZOOMS[ZOOMS.length - 1] });
+  document.addEventListener("keydown", (e) => { if (e.key === "Escape" && !$("#sheet").hidden) select(-1); });
   $("#photo-canvas").addEventListener("click", pickAt);
   $("#markers").addEventListener("click", (e) => { if (e.target === e.currentTarget) pickAt(e); });
   $("#dl-json").addEventListener("click", () => {

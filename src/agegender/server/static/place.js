@@ -19,7 +19,7 @@ function distToRect(x, y, r) {
 }
 
 /** Candidate top-left corners for a w x h label around box b, nearest first. */
-function* candidates(b, w, h, gap, W, H, maxRing) {
+function* candidates(b, w, h, gap, W, H, maxRing, onOwn = false) {
   const cx = b.x + b.w / 2;
   const cy = b.y + b.h / 2;
   // next to the box: above, below, right, left, then inside its top edge
@@ -34,6 +34,7 @@ function* candidates(b, w, h, gap, W, H, maxRing) {
   yield [b.x - w - gap, b.y];
   yield [b.x - w - gap, cy - h / 2];
   yield [b.x + gap, b.y + gap];
+  if (onOwn) yield [cx - w / 2, cy - h / 2]; // centred on its own face (a pin)
   // further away, on rings around the box: these get a leader line
   const step = Math.max(4, h * 0.75);
   for (let ring = 1; ring <= maxRing; ring++) {
@@ -57,8 +58,12 @@ function* candidates(b, w, h, gap, W, H, maxRing) {
  * Returns, per face, {level, x, y, w, h, leader} (level: index into sizes[i]; leader:
  * whether the label is away from its box and needs a line back to it), or null for a
  * face whose shortest label finds no free spot at all.
+ *
+ * noCover (the page's markers): no form, not even the tag alone, may cover another
+ * face; the tag alone may instead sit on its own face. Off by default (the Python mirror,
+ * agegender.labels.place_labels, places the saved pictures' labels that way).
  */
-export function placeLabels(boxes, sizes, W, H, { gap = 2, rings = [3, 6, 400] } = {}) {
+export function placeLabels(boxes, sizes, W, H, { gap = 2, rings = [3, 6, 400], noCover = false } = {}) {
   const placed = [];
   const out = new Array(boxes.length).fill(null);
   // top to bottom, then left to right: neighbours compete in a stable order
@@ -73,7 +78,9 @@ export function placeLabels(boxes, sizes, W, H, { gap = 2, rings = [3, 6, 400] }
       const maxRing = level === levels.length - 1 ? rings[rings.length - 1] : rings[Math.min(level, rings.length - 1)];
       let bestCost = Infinity;
       let tried = 0;
-      for (let [x, y] of candidates(b, w, h, gap, W, H, maxRing)) {
+      const last = level === levels.length - 1;
+      const onOwn = noCover && last;
+      for (let [x, y] of candidates(b, w, h, gap, W, H, maxRing, onOwn)) {
         tried++;
         x = Math.max(0, Math.min(x, W - w));
         y = Math.max(0, Math.min(y, H - h));
@@ -83,7 +90,7 @@ export function placeLabels(boxes, sizes, W, H, { gap = 2, rings = [3, 6, 400] }
         let cover = 0;
         for (let j = 0; j < boxes.length; j++) if (j !== i) cover += overlapArea(r, boxes[j]);
         // only the last resort (the number alone) may cover another face
-        if (cover > 0 && level < levels.length - 1) continue;
+        if (cover > 0 && (noCover || !last)) continue;
         const own = overlapArea(r, b);
         const cost = distToRect(x + w / 2, y + h / 2, b) + (8 * cover) / h + (2 * own) / h;
         if (cost < bestCost) {
@@ -92,6 +99,8 @@ export function placeLabels(boxes, sizes, W, H, { gap = 2, rings = [3, 6, 400] }
         }
         // the adjacent spots are enough when one is free and covers nothing
         if (tried === 11 && best && bestCost <= h + gap + w / 2 && cover === 0) break;
+        // a pin on its own face beats a spot further away with a leader line
+        if (onOwn && tried === 12 && best) break;
       }
     }
     if (best) {
@@ -121,3 +130,33 @@ export function exitOf(r, b) {
 }
 
 export { overlaps };
+
+/**
+ * Reading order of face boxes ([x1, y1, x2, y2]): rows from top to bottom, left to right
+ * within a row. A face joins the row being built when its centre lies within half the
+ * row's median face height of the row's centre line. Returns the indexes in that order.
+ */
+export function readingOrder(boxes) {
+  const c = boxes.map(([x1, y1, x2, y2], i) => ({ i, x: (x1 + x2) / 2, y: (y1 + y2) / 2, h: y2 - y1 }));
+  c.sort((a, b) => a.y - b.y || a.x - b.x);
+  const rows = [];
+  for (const f of c) {
+    const row = rows[rows.length - 1];
+    if (row) {
+      const hs = row.map((r) => r.h).sort((a, b) => a - b);
+      const mid = row.reduce((s, r) => s + r.y, 0) / row.length;
+      if (Math.abs(f.y - mid) <= hs[hs.length >> 1] / 2) {
+        row.push(f);
+        continue;
+      }
+    }
+    rows.push([f]);
+  }
+  return rows.flatMap((row) => row.sort((a, b) => a.x - b.x).map((f) => f.i));
+}
+
+/** The result with its faces in reading order (the page numbers them in that order). */
+export function inReadingOrder(result) {
+  if (!result || !Array.isArray(result.faces) || result.faces.length < 2) return result;
+  return { ...result, faces: readingOrder(result.faces.map((f) => f.box)).map((i) => result.faces[i]) };
+}
