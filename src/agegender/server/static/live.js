@@ -9,14 +9,22 @@ import { $, apiKey, el, setStatus } from "./util.js";
 const LIVE_WIDTH = 640; // frames are downscaled to this width before they are sent
 const LIVE_QUALITY = 0.7; // JPEG quality of live frames
 
+const EVIDENCE = 3; // a new track shows its answer once it was in this many answers
+const LASTED = 5; // "people": the tracks that were in at least this many answers
+const EASE_MS = 70; // boxes glide to each new answer with this time constant
+
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000]; // then every 8 s
 const NO_RETRY = new Set([4401, 4403]); // wrong key, foreign origin: retrying cannot help
 
 const live = {
   stream: null, ws: null, running: false, inFlight: false, last: null,
   sentAt: 0, lastReplyAt: 0, fps: 0, raf: 0, grab: document.createElement("canvas"),
-  retries: 0, retryTimer: 0, frames: 0, ids: new Set(),
+  retries: 0, retryTimer: 0, frames: 0, seen: new Map(), boxes: new Map(), paintedAt: 0,
+  file: null,
 };
+
+/** People: distinct tracks that lasted (in LASTED answers or more), not every track id. */
+const people = () => [...live.seen.values()].filter((n) => n >= LASTED).length;
 
 /** The page's detection options, as the stream's config message. */
 function options() {
@@ -74,20 +82,30 @@ export async function startLive() {
   const id = $("#camera").value;
   const video = $("#video");
   try {
-    live.stream = await navigator.mediaDevices.getUserMedia({
-      audio: false,
-      video: id ? { deviceId: { exact: id } } : { facingMode: "user", width: { ideal: 1280 }, height: { ideal: 720 } },
-    });
-    video.srcObject = live.stream;
-    await video.play();
+    if (live.file) {
+      // a video file as the source: played in a loop, sent like camera frames
+      video.srcObject = null;
+      video.src = URL.createObjectURL(live.file);
+      video.loop = true;
+      await video.play();
+    } else {
+      live.stream = await navigator.mediaDevices.getUserMedia({
+        audio: false,
+        video: id ? { deviceId: { exact: id } } : { facingMode: "user", width: { ideal: 1280 }, height: { ideal: 720 } },
+      });
+      video.srcObject = live.stream;
+      await video.play();
+    }
   } catch (err) {
     stopLive();
-    liveError(err);
+    liveError(live.file ? new Error(`${live.file.name}: this browser cannot play that video (${err?.message || err}).`) : err);
     return;
   }
-  await listCameras();
-  const used = live.stream.getVideoTracks()[0]?.getSettings().deviceId;
-  if (used) $("#camera").value = used;
+  if (!live.file) {
+    await listCameras();
+    const used = live.stream.getVideoTracks()[0]?.getSettings().deviceId;
+    if (used) $("#camera").value = used;
+  }
   $("#video-stage").style.setProperty("--arw", String(video.videoWidth || 4));
   $("#video-stage").style.setProperty("--arh", String(video.videoHeight || 3));
   fitStage();
@@ -99,7 +117,8 @@ export async function startLive() {
   live.fps = 0;
   live.last = null;
   live.frames = 0;
-  live.ids = new Set();
+  live.seen = new Map();
+  live.boxes = new Map();
   live.retries = 0;
   openSocket();
   live.raf = requestAnimationFrame(renderLive);
@@ -120,7 +139,15 @@ export function stopLive() {
   live.inFlight = false;
   live.last = null;
   const video = $("#video");
-  if (video) video.srcObject = null;
+  if (video) {
+    video.pause();
+    video.srcObject = null;
+    if (video.src) {
+      URL.revokeObjectURL(video.src);
+      video.removeAttribute("src");
+      video.load();
+    }
+  }
   const overlay = $("#overlay");
   if (overlay) {
     overlay.getContext("2d").clearRect(0, 0, overlay.width, overlay.height);
@@ -200,7 +227,7 @@ function openSocket() {
 function onAnswer(msg, now) {
   live.last = { ...msg, at: now };
   live.frames += 1;
-  for (const f of msg.faces) if (f.track_id > 0) live.ids.add(f.track_id);
+  for (const f of msg.faces) if (f.track_id > 0) live.seen.set(f.track_id, (live.seen.get(f.track_id) || 0) + 1);
   if (live.lastReplyAt) {
     const inst = 1000 / Math.max(1, now - live.lastReplyAt);
     live.fps = live.fps ? live.fps * 0.8 + inst * 0.2 : inst;
@@ -209,11 +236,11 @@ function onAnswer(msg, now) {
   const overlay = $("#overlay");
   overlay.dataset.frames = String(live.frames);
   overlay.dataset.ids = msg.faces.map((f) => f.track_id).sort((a, b) => a - b).join(",");
-  overlay.dataset.seen = String(live.ids.size);
+  overlay.dataset.seen = String(live.seen.size);
   $("#fps").textContent = live.fps ? live.fps.toFixed(1) : "–";
   $("#latency").textContent = `${Math.round(now - live.sentAt)} ms`;
   $("#live-count").textContent = String(msg.faces.length);
-  $("#live-people").textContent = String(msg.people ?? live.ids.size);
+  $("#live-people").textContent = String(people());
 }
 
 function sendFrame() {
@@ -254,13 +281,49 @@ function renderLive() {
   const ctx = canvas.getContext("2d");
   ctx.clearRect(0, 0, W, H);
   const last = live.last;
-  if (last && performance.now() - last.at < 2000 && last.width) {
+  const now = performance.now();
+  if (last && now - last.at < 2000 && last.width) {
     const cssFont = Math.min(13, Math.max(10, rect.width / 40));
-    drawAnnotated(ctx, last.faces, { scale: W / last.width, mirror: $("#mirror").checked, fontPx: Math.round(cssFont * dpr) });
+    const faces = glide(last.faces, now - (live.paintedAt || now));
+    const names = faces.map((f, i) => (f.track_id > 0 ? f.track_id : i + 1));
+    drawAnnotated(ctx, faces, { scale: W / last.width, mirror: $("#mirror").checked, fontPx: Math.round(cssFont * dpr), names });
+    canvas.dataset.paints = String(Number(canvas.dataset.paints || 0) + 1);
   } else {
     canvas.dataset.boxes = "0";
+    live.boxes.clear();
   }
+  live.paintedAt = now;
   live.raf = requestAnimationFrame(renderLive);
+}
+
+/**
+ * The faces as drawn now: each track's box and landmarks glide from where they were drawn
+ * towards its latest answer (display rate, between answers); a track seen in fewer than
+ * EVIDENCE answers shows its box and number only, not yet an answer.
+ */
+function glide(faces, dt) {
+  const a = 1 - Math.exp(-Math.max(0, dt) / EASE_MS);
+  const kept = new Map();
+  const out = faces.map((f) => {
+    const id = f.track_id > 0 ? f.track_id : null;
+    const target = [...f.box, ...(f.landmarks || []).flat()];
+    const was = id !== null ? live.boxes.get(id) : null;
+    const now = was && was.length === target.length ? was.map((v, k) => v + (target[k] - v) * a) : target;
+    if (id !== null) kept.set(id, now);
+    const moving = now.some((v, k) => Math.abs(v - target[k]) > 0.5);
+    if (moving) $("#overlay").dataset.tweens = String(Number($("#overlay").dataset.tweens || 0) + 1);
+    const g = { ...f, box: now.slice(0, 4) };
+    if (f.landmarks) g.landmarks = f.landmarks.map((_, k) => [now[4 + 2 * k], now[5 + 2 * k]]);
+    if (id !== null && (live.seen.get(id) || 0) < EVIDENCE) {
+      g.age = null; // not enough evidence yet: box and number only
+      g.gender = null;
+    }
+    return g;
+  });
+  live.boxes = kept;
+  const overlay = $("#overlay");
+  overlay.dataset.pending = String(out.filter((g) => !g.age && !g.gender).length);
+  return out;
 }
 
 export function initLive() {
@@ -272,7 +335,26 @@ export function initLive() {
   $("#live-threshold").addEventListener("change", sendOptions);
   $("#live-minface").addEventListener("change", sendOptions);
   window.addEventListener("resize", fitStage);
+  $("#live-file").addEventListener("change", async (e) => {
+    live.file = e.target.files?.[0] || null;
+    $("#live-source").textContent = live.file ? `Video file: ${live.file.name}` : "";
+    $("#live-file-clear").hidden = !live.file;
+    if (live.file && $("#mirror").checked) $("#mirror").click(); // a file is not a selfie
+    if (live.running) stopLive();
+    if (live.file) await startLive();
+  });
+  const clearFile = () => {
+    live.file = null;
+    $("#live-file").value = "";
+    $("#live-source").textContent = "";
+    $("#live-file-clear").hidden = true;
+  };
+  $("#live-file-clear").addEventListener("click", () => {
+    clearFile();
+    stopLive();
+  });
   $("#camera").addEventListener("change", async () => {
+    if (live.file) clearFile();
     if (!live.running) return;
     stopLive();
     await startLive();
