@@ -277,7 +277,7 @@ def functions(root: Path) -> list[tuple[str, Path, int, int, int]]:
     for name, path in module_names(root).items():
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
 
-        def visit(node: ast.AST, prefix: str) -> None:
+        def visit(node: ast.AST, prefix: str, name: str = name, path: Path = path) -> None:
             for child in ast.iter_child_nodes(node):
                 if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
                     qual = f"{prefix}{child.name}"

@@ -328,3 +328,17 @@ def test_an_ensemble_mixes_a_multi_output_network_with_one_output_models() -> No
         landmarks=np.full((1, 5, 2), np.nan, np.float32))])
     assert len(heads.seen) == 1 and len(one.seen) == 1 and len(heads.seen[0]) == 2  # 2 views
     assert out.age_years == pytest.approx([0.25 * 30 + 0.75 * 50]) and out.gender_p == pytest.approx([0.8])
+
+
+def test_create_estimator_checks_the_profile(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agegender.estimate import create_estimator
+
+    with pytest.raises(InputError, match="not allowed under the permissive profile"):
+        create_estimator("age", "faceres-age", profile="permissive")
+    with pytest.raises(InputError, match="not allowed under the permissive profile"):
+        create_estimator("gender", "cydral-gender+faceres-gender", profile="permissive")
+    monkeypatch.setenv("AGEGENDER_PROFILE", "permissive")
+    assert [m.name for m in create_estimator("age").models] == ["cydral-age"]  # the profile's
+    with pytest.raises(InputError, match="permissive"):
+        create_estimator("age", "faceres-age")
+    assert [m.name for m in create_estimator("age", "faceres-age", profile="accurate").models] == ["faceres"]

@@ -30,12 +30,13 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient  # noqa: E402
 
 from agegender.faces import Faces  # noqa: E402
+from agegender.io.budget import PixelBudget  # noqa: E402
 from agegender.server import (  # noqa: E402
     ServerSettings,
     create_app,
     memory,  # noqa: E402
 )
-from agegender.server.memory import PixelBudget, release_memory  # noqa: E402
+from agegender.server.memory import release_memory  # noqa: E402
 from agegender.server.uploads import header_size, sniff  # noqa: E402
 
 
@@ -238,7 +239,7 @@ def test_budget_waits_for_room_in_arrival_order() -> None:
         order: list[str] = []
 
         async def job(name: str, pixels: int, hold: float) -> None:
-            await budget.acquire(pixels)
+            await budget.acquire_async(pixels)
             order.append(name)
             assert budget.used <= 100 or budget.used == pixels
             await asyncio.sleep(hold)
@@ -263,8 +264,8 @@ def test_budget_forgets_a_cancelled_waiter_and_trims_after_a_burst() -> None:
 
     async def scenario() -> None:
         budget = PixelBudget(10_000_000, on_idle=lambda: idle.append(budget.used))
-        await budget.acquire(8_000_000)
-        waiter = asyncio.create_task(budget.acquire(8_000_000))
+        await budget.acquire_async(8_000_000)
+        waiter = asyncio.create_task(budget.acquire_async(8_000_000))
         await asyncio.sleep(0)
         assert budget.waiting == 1
         waiter.cancel()
@@ -272,7 +273,7 @@ def test_budget_forgets_a_cancelled_waiter_and_trims_after_a_burst() -> None:
             await waiter
         assert budget.waiting == 0 and budget.used == 8_000_000
         budget.release(8_000_000)
-        await budget.acquire(1_000)  # a small image afterwards: no trim for it alone
+        await budget.acquire_async(1_000)  # a small image afterwards: no trim for it alone
         budget.release(1_000)
 
     run(scenario())

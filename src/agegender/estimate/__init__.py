@@ -271,14 +271,18 @@ class Estimator:
 __all__ = ["Estimator", "OnnxModel", "parse_spec"]
 
 
-def create_estimator(task: Task, spec: str = "default", **kwargs: Any) -> Estimator:
+def create_estimator(task: Task, spec: str = "default", *, profile: str | None = None,
+                     **kwargs: Any) -> Estimator:
     """An :class:`Estimator` for ``task`` (``"age"`` or ``"gender"``): one model name, or
     several joined by ``+`` with optional weights (``"a:2+b:1"``). ``"default"`` is the
-    default profile's model for the task. Keyword arguments go to :class:`Estimator`
-    (``device``, ``tta``, ``mask_background``)."""
-    if spec == "default":
-        from ..models.profiles import get_profile
+    profile's model for the task. ``profile`` (default ``AGEGENDER_PROFILE``, else
+    ``accurate``) is checked as the Analyzer checks it: under ``permissive`` a model that
+    does not allow commercial use is an InputError. Keyword arguments go to
+    :class:`Estimator` (``device``, ``tta``, ``mask_background``)."""
+    from ..models.profiles import check_allowed, get_profile
 
-        prof = get_profile(None)
+    prof = get_profile(profile)
+    if spec == "default":
         spec = prof.age_model if task == "age" else prof.gender_model
+    check_allowed(prof, [name for name, _ in parse_spec(spec)])
     return Estimator(task, spec, **kwargs)

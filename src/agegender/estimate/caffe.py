@@ -8,14 +8,11 @@ subtracted, as Caffe's test-phase data layer does.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ..convert.caffe_format import center_crop, read_binaryproto
-from ..errors import ModelError
 from ..models.record import ModelRecord
 from .onnx import OnnxModel
 
@@ -39,23 +36,9 @@ class CaffeModel(OnnxModel):
         (zeros when the card names none)."""
         with self._mean_lock:
             if self._mean_image is None:
-                w, h = self.card.size
-                fname = self.record.card.get("input", {}).get("mean_image")
-                if not fname:
-                    self._mean_image = np.zeros((h, w, 3), np.float32)
-                else:
-                    base = dataclasses.replace(self.record, convert=None)
-                    found = dict(zip((f.filename for f in base.files), base.paths()))
-                    if fname not in found:
-                        raise ModelError(
-                            f"model {self.name!r}: its card names the mean image {fname!r}, "
-                            "which is not one of its files"
-                        )
-                    m = center_crop(read_binaryproto(found[fname]), (w, h))  # (3, h, w), BGR
-                    hwc = m.transpose(1, 2, 0)
-                    if self.card.channels == "RGB":
-                        hwc = hwc[..., ::-1]
-                    self._mean_image = np.ascontiguousarray(hwc, np.float32)
+                from ..models.levi_hassner import caffe_mean_image
+
+                self._mean_image = caffe_mean_image(self.record, self.card.size, self.card.channels)
         return self._mean_image
 
     def preprocess(self, chips: NDArray[np.uint8]) -> NDArray[np.float32]:

@@ -22,16 +22,23 @@ a server can share one budget across its request threads)::
 
 Waiters are served first come, first served, so a large image is not starved by a
 stream of small ones.
+
+It has two faces over one count and one queue: threads :meth:`~PixelBudget.acquire` (the
+CLI's decode thread, batch workers), coroutines ``await`` :meth:`~PixelBudget.acquire_async`
+(the server's event loop); both :meth:`~PixelBudget.release`. ``on_idle`` runs when the
+budget empties after a burst (the server gives memory back to the system then).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 from ..errors import InputError
 
@@ -57,29 +64,91 @@ def max_inflight_pixels_default() -> int:
     return value
 
 
-class PixelBudget:
-    """Decoded pixels in flight, capped at ``limit``; thread-safe.
+#: A burst whose images held at least this many pixels calls ``on_idle`` when it is over.
+IDLE_AFTER_PIXELS = 4_000_000
 
-    :meth:`acquire` waits until ``n`` more pixels fit (or nothing is held, for an image
-    larger than the whole budget); :meth:`release` gives them back; :meth:`hold` does
-    both around a block. ``in_use`` and ``peak`` are for reports and tests.
+
+@dataclass(eq=False)
+class _Waiter:
+    """One acquire in line: a thread's (``future`` None) or a coroutine's."""
+
+    pixels: int
+    future: asyncio.Future[None] | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    granted: bool = field(default=False)
+
+
+class PixelBudget:
+    """Decoded pixels in flight, capped at ``limit`` (0: no cap); thread-safe, with a
+    thread face (:meth:`acquire`, :meth:`hold`) and an asyncio face (:meth:`acquire_async`).
+
+    A waiter goes on when ``n`` more pixels fit, or nothing is held (an image larger than
+    the whole budget goes alone); waiters of both kinds are served in arrival order.
+    :meth:`release` gives pixels back. ``in_use`` (also ``used``), ``peak`` and
+    :attr:`waiting` are for reports and tests. ``on_idle`` is called (in the releasing
+    thread, outside the lock) when the budget becomes empty after at least
+    ``idle_after`` pixels were held since it was last empty.
     """
 
-    def __init__(self, limit: int) -> None:
-        if int(limit) <= 0:
-            raise InputError(f"the in-flight pixel budget must be positive, got {limit}")
+    def __init__(self, limit: int, *, on_idle: Callable[[], None] | None = None,
+                 idle_after: int = IDLE_AFTER_PIXELS) -> None:
+        if int(limit) < 0:
+            raise InputError(f"the in-flight pixel budget must be positive (or 0: no cap), got {limit}")
         self.limit = int(limit)
         self.in_use = 0
         self.peak = 0
         self._cond = threading.Condition()
-        self._queue: deque[object] = deque()
+        self._queue: deque[_Waiter] = deque()
+        self._on_idle = on_idle
+        self._idle_after = idle_after
+        self._since_idle = 0
 
     @classmethod
     def default(cls) -> PixelBudget:
         return cls(max_inflight_pixels_default())
 
+    @property
+    def used(self) -> int:
+        """Pixels in flight (``in_use``)."""
+        return self.in_use
+
+    @property
+    def capacity(self) -> int:
+        """The cap (``limit``; 0: none)."""
+        return self.limit
+
+    @property
+    def waiting(self) -> int:
+        """Acquires waiting for room."""
+        with self._cond:
+            return sum(1 for w in self._queue if not w.granted and not (w.future and w.future.done()))
+
     def _fits(self, n: int) -> bool:
-        return self.in_use == 0 or self.in_use + n <= self.limit
+        return self.limit <= 0 or self.in_use == 0 or self.in_use + n <= self.limit
+
+    def _grant(self, n: int) -> None:
+        self.in_use += n
+        self._since_idle += n
+        self.peak = max(self.peak, self.in_use)
+
+    def _wake(self) -> None:
+        """Under the lock: grant the coroutines at the head of the line that fit, and let
+        the threads look (a thread at the head grants itself)."""
+        while self._queue:
+            w = self._queue[0]
+            if w.future is None:
+                break
+            if w.future.done():  # cancelled while waiting
+                self._queue.popleft()
+                continue
+            if not self._fits(w.pixels):
+                break
+            self._queue.popleft()
+            self._grant(w.pixels)
+            w.granted = True
+            assert w.loop is not None
+            w.loop.call_soon_threadsafe(_resolve, w.future)
+        self._cond.notify_all()
 
     def acquire(
         self, n: int, timeout: float | None = None, cancel: threading.Event | None = None
@@ -90,7 +159,7 @@ class PixelBudget:
         was set while waiting (it is checked every 0.1 s; the place in line is kept).
         """
         n = max(int(n), 0)
-        ticket = object()
+        ticket = _Waiter(n)
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             self._queue.append(ticket)
@@ -105,18 +174,46 @@ class PixelBudget:
                     if self._cond.wait_for(
                         lambda: self._queue[0] is ticket and self._fits(n), step
                     ):
-                        self.in_use += n
-                        self.peak = max(self.peak, self.in_use)
+                        self._grant(n)
                         return True
             finally:
                 self._queue.remove(ticket)
-                self._cond.notify_all()
+                self._wake()
+
+    async def acquire_async(self, n: int) -> None:
+        """Reserve ``n`` pixels from a coroutine: waits (without blocking the event loop)
+        until they fit. Cancelling the wait gives back what it was granted."""
+        n = max(int(n), 0)
+        with self._cond:
+            if not self._queue and self._fits(n):
+                self._grant(n)
+                return
+            loop = asyncio.get_running_loop()
+            w = _Waiter(n, loop.create_future(), loop)
+            self._queue.append(w)
+        assert w.future is not None
+        try:
+            await w.future
+        except asyncio.CancelledError:
+            with self._cond:
+                if not w.granted and w in self._queue:
+                    self._queue.remove(w)
+                    self._wake()
+            if w.granted:
+                self.release(n)
+            raise
 
     def release(self, n: int) -> None:
-        """Give back ``n`` pixels reserved by :meth:`acquire`."""
+        """Give back ``n`` pixels reserved by :meth:`acquire` or :meth:`acquire_async`."""
+        idle = False
         with self._cond:
             self.in_use = max(self.in_use - max(int(n), 0), 0)
-            self._cond.notify_all()
+            if self.in_use == 0 and self._on_idle is not None and self._since_idle >= self._idle_after:
+                self._since_idle = 0
+                idle = True
+            self._wake()
+        if idle and self._on_idle is not None:
+            self._on_idle()
 
     @contextmanager
     def hold(self, n: int) -> Iterator[None]:
@@ -129,3 +226,8 @@ class PixelBudget:
 
     def __repr__(self) -> str:
         return f"PixelBudget(limit={self.limit:,}, in_use={self.in_use:,}, peak={self.peak:,})"
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

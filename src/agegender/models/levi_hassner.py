@@ -12,12 +12,14 @@ import logging
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .._fs import copy_atomic
 from ..convert.caffe import INPUT_NAME, _Net, caffe_to_onnx
 from ..convert.caffe_format import read_caffemodel
 from ..errors import InputError, ModelError
 from .extra import levi_hassner_weights_path
+from .record import ModelRecord
 from .zoo import get
 
 log = logging.getLogger(__name__)
@@ -87,3 +89,27 @@ def _smoke_run(net: _Net, src: Path) -> None:
         raise InputError(f"{src}: the converted network does not run: {e}") from e
     if not np.all(np.isfinite(y)):
         raise InputError(f"{src}: the network gives non-finite outputs; the file is damaged")
+
+
+def caffe_mean_image(record: ModelRecord, size: tuple[int, int], channels: str) -> NDArray[np.float32]:
+    """The mean image named by ``record.card["input"]["mean_image"]`` (one of the record's
+    files, a Caffe ``BlobProto``: 3 x 256 x 256, BGR, 0..255), centre-cropped to ``size``
+    (width, height), as (H, W, 3) float32 in ``channels`` order; zeros when the card names
+    none. (The runtime wrapper, :class:`agegender.estimate.caffe.CaffeModel`, subtracts it.)"""
+    from ..convert.caffe_format import center_crop, read_binaryproto
+
+    w, h = size
+    fname = record.card.get("input", {}).get("mean_image")
+    if not fname:
+        return np.zeros((h, w, 3), np.float32)
+    base = dataclasses.replace(record, convert=None)
+    found = dict(zip((f.filename for f in base.files), base.paths()))
+    if fname not in found:
+        raise ModelError(
+            f"model {record.name!r}: its card names the mean image {fname!r}, which is not one "
+            "of its files"
+        )
+    hwc = center_crop(read_binaryproto(found[fname]), (w, h)).transpose(1, 2, 0)  # BGR
+    if channels == "RGB":
+        hwc = hwc[..., ::-1]
+    return np.ascontiguousarray(hwc, np.float32)

@@ -37,12 +37,12 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from ..analyzer import Result
 from ..errors import ImageTooLargeError
-from ..faces import Faces
+from ..faces import Faces, Result
+from ..io.budget import PixelBudget
 from ..io.images import decode_image
 from .errors import AnalysisTimeoutError, BusyError
-from .memory import PixelBudget, release_memory
+from .memory import release_memory
 from .settings import ServerSettings
 from .uploads import Upload, header_size, too_many_pixels
 
@@ -222,7 +222,7 @@ class AnalysisService:
             raise too_many_pixels(upload.name, size[0], size[1], limit)
         # unknown size (unreadable header): count the most that decoding lets through
         pixels = size[0] * size[1] if size is not None else limit
-        await self.budget.acquire(pixels)
+        await self.budget.acquire_async(pixels)
         try:
             rgb = await self._decode(upload, limit)
             if process is None:
