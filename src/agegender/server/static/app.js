@@ -37,7 +37,11 @@ function initTabs() {
     if (e.key === "ArrowLeft") showTab(TABS[(i + TABS.length - 1) % TABS.length], { focus: true });
   });
   window.addEventListener("hashchange", () => showTab(location.hash.slice(1)));
+  // #live names the Live panel: a reload would scroll the page down to it (past the tabs)
+  if ("scrollRestoration" in history) history.scrollRestoration = "manual";
   showTab(location.hash.slice(1) || "photo");
+  window.scrollTo(0, 0);
+  requestAnimationFrame(() => window.scrollTo(0, 0));
 }
 
 // ----------------------------------------------------------------------------- photo input

@@ -21,6 +21,12 @@ export function faceSentence(f, n) {
   return `Face ${n}: ${parts.join(", ")}`;
 }
 
+/** The colours of a saved picture: the light theme's, whatever the viewer's theme. */
+export const SAVED_PALETTE = Object.freeze({
+  female: "#a8326e", male: "#005a9c", unknown: "#7a5c00",
+  onFemale: "#ffffff", onMale: "#ffffff", onUnknown: "#ffffff", selected: "#b45309",
+});
+
 export function colors() {
   const css = getComputedStyle(document.documentElement);
   const v = (name, fallback) => css.getPropertyValue(name).trim() || fallback;
@@ -55,9 +61,8 @@ export function canvasBoxes(faces, scale, W, mirror = false) {
  * Boxes and landmarks; the selected face drawn thicker, with an outer ring.
  * Female boxes are solid, male ones dashed, so the box does not tell by colour alone.
  */
-export function drawBoxes(ctx, faces, boxes, { scale = 1, mirror = false, lw = 2, selected = -1 } = {}) {
+export function drawBoxes(ctx, faces, boxes, { scale = 1, mirror = false, lw = 2, selected = -1, palette = colors() } = {}) {
   const W = ctx.canvas.width;
-  const palette = colors();
   ctx.save();
   faces.forEach((f, i) => {
     const b = boxes[i];
@@ -122,13 +127,12 @@ export function drawLeaders(ctx, boxes, spots, { lw = 1.5, color = "#fff" } = {}
  * marker's text (the face's number, or a track id). Sets canvas.dataset.boxes.
  * Returns the label spots (canvas pixels).
  */
-export function drawAnnotated(ctx, faces, { scale = 1, mirror = false, fontPx = 14, selected = -1, names = null } = {}) {
+export function drawAnnotated(ctx, faces, { scale = 1, mirror = false, fontPx = 14, selected = -1, names = null, palette = colors() } = {}) {
   const W = ctx.canvas.width;
   const H = ctx.canvas.height;
-  const palette = colors();
   const lw = Math.max(1.5, fontPx / 7);
   const boxes = canvasBoxes(faces, scale, W, mirror);
-  drawBoxes(ctx, faces, boxes, { scale, mirror, lw, selected });
+  drawBoxes(ctx, faces, boxes, { scale, mirror, lw, selected, palette });
   ctx.save();
   ctx.font = `650 ${fontPx}px ${FONT}`;
   ctx.textBaseline = "middle";

@@ -2,7 +2,7 @@
 // collisions), one card per face, and selection between markers and cards.
 "use strict";
 
-import { canvasBoxes, drawAnnotated, drawBoxes, drawLeaders, faceSentence, labelTexts } from "./draw.js";
+import { SAVED_PALETTE, canvasBoxes, drawAnnotated, drawBoxes, drawLeaders, faceSentence, labelTexts } from "./draw.js";
 import { placeLabels } from "./place.js";
 import { closeSheet, initPinch, keepAboveSheet, narrow, openSheet } from "./touch.js";
 import { $, $$, announce, dash, download, el, genderClass, pct, stem } from "./util.js";
@@ -314,7 +314,8 @@ export function annotatedBlob(entry) {
   ctx.imageSmoothingQuality = "high";
   ctx.drawImage(bitmap, 0, 0, c.width, c.height);
   const fontPx = Math.max(13, Math.round(Math.max(c.width, c.height) / 85));
-  drawAnnotated(ctx, result.faces, { scale: c.width / result.width, fontPx });
+  // the light theme's colours: the saved picture does not depend on the viewer's theme
+  drawAnnotated(ctx, result.faces, { scale: c.width / result.width, fontPx, palette: SAVED_PALETTE });
   return new Promise((resolve) => c.toBlob(resolve, "image/jpeg", 0.92));
 }
 
