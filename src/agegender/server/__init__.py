@@ -60,9 +60,14 @@ def serve(
             ``max_upload_bytes``, ``detector``, ...), over the environment's values.
             ``preload`` defaults to True here: models load at startup.
 
+    No log line at any level holds a key: query-string keys, credential headers and the
+    configured key are masked (:mod:`agegender.server.redact`) on uvicorn's, the WebSocket
+    library's and our loggers and handlers.
+
     Raises:
         MissingDependencyError: FastAPI or uvicorn is not installed.
         InputError: an unknown or invalid setting.
+        SystemExit: the server could not start (code 3, as ``uvicorn.run``).
     """
     try:
         import uvicorn
@@ -79,7 +84,10 @@ def serve(
         server_log.addHandler(handler)
     if host not in ("127.0.0.1", "localhost", "::1") and s.api_key is None:
         log.warning("listening on %s without an API key: anyone who can reach it may use it", host)
-    uvicorn.run(
+    from .protocol import guarded_protocol
+    from .redact import all_handlers, install
+
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -89,4 +97,13 @@ def serve(
         ws_max_size=s.max_upload_bytes + 1024,
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
+        # slow and idle clients: header and body timeouts, the connection cap (protocol.py)
+        http=guarded_protocol(s.header_timeout, s.body_timeout, s.max_connections),
+        timeout_keep_alive=max(1, round(s.idle_timeout)),
     )
+    # uvicorn has set up its loggers: mask keys in every record they and ours write
+    install([s.api_key] if s.api_key else [], handlers=all_handlers())
+    server = uvicorn.Server(config)
+    server.run()
+    if not server.started:  # as uvicorn.run: the port is taken, or startup failed (logged)
+        raise SystemExit(3)

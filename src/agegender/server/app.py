@@ -4,7 +4,8 @@ Routes: ``/`` (the page), ``/static/*``, ``/healthz``, ``/docs`` (a plain refere
 no CDN), ``/openapi.json``, ``GET /v1/models``, ``POST /v1/analyze``, ``POST /v1/annotate``
 and the WebSocket ``/v1/stream``. ``/v1/*`` is rate limited per client IP and, when an
 API key is configured, needs it (``X-API-Key: KEY`` or ``Authorization: Bearer KEY``;
-the WebSocket also takes ``?key=KEY``, as browsers cannot set its headers).
+the WebSocket also takes ``?key=KEY``, as browsers cannot set its headers; no log line
+shows it: :mod:`agegender.server.redact`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from .errors import (
 )
 from .middleware import AccessLogMiddleware
 from .ratelimit import RateLimiter
+from .redact import install as install_redaction
 from .settings import ServerSettings
 from .stream import run_stream
 from .uploads import (
@@ -179,12 +181,19 @@ async def read_upload(request: Request, settings: ServerSettings) -> Upload:
     return check_image(body, kind, "upload", settings.allowed_types)
 
 
+def _set_up_logs(settings: ServerSettings) -> None:
+    """python-multipart's records through ours, and no key in any log line (also under a
+    uvicorn that :func:`agegender.server.serve` did not start)."""
+    route_multipart_logs()
+    install_redaction([settings.api_key] if settings.api_key else [])
+
+
 def create_app(settings: ServerSettings | None = None, analyzer: Any = None) -> FastAPI:
     """The web app and API. ``settings`` default to :meth:`ServerSettings.from_env`;
     ``analyzer`` (an :class:`~agegender.Analyzer`) defaults to one built from the settings
     on first use."""
     settings = settings or ServerSettings.from_env()
-    route_multipart_logs()
+    _set_up_logs(settings)
     service = AnalysisService(settings, analyzer)
     limiter = RateLimiter(settings.rate_limit)
 

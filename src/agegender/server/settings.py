@@ -10,6 +10,10 @@ field                     environment variable               default
 ``rate_limit``            ``AGEGENDER_RATE_LIMIT``           120 requests/minute/IP (0: off)
 ``request_timeout``       ``AGEGENDER_REQUEST_TIMEOUT``      30 seconds
 ``max_pending``           ``AGEGENDER_MAX_PENDING``          32 analyses queued or running
+``header_timeout``        ``AGEGENDER_HEADER_TIMEOUT``       10 seconds for a request's head
+``body_timeout``          ``AGEGENDER_BODY_TIMEOUT``         60 seconds for a request's body
+``idle_timeout``          ``AGEGENDER_IDLE_TIMEOUT``         5 seconds idle between requests
+``max_connections``       ``AGEGENDER_MAX_CONNECTIONS``      500 open connections
 ``api_key``               ``AGEGENDER_API_KEY``              none (no key needed)
 ``cors_origins``          ``AGEGENDER_CORS_ORIGINS``         none (CORS off)
 ``trust_proxy``           ``AGEGENDER_TRUST_PROXY``          off (client IP = socket peer)
@@ -48,6 +52,10 @@ _ENV: dict[str, str] = {
     "rate_limit": "AGEGENDER_RATE_LIMIT",
     "request_timeout": "AGEGENDER_REQUEST_TIMEOUT",
     "max_pending": "AGEGENDER_MAX_PENDING",
+    "header_timeout": "AGEGENDER_HEADER_TIMEOUT",
+    "body_timeout": "AGEGENDER_BODY_TIMEOUT",
+    "idle_timeout": "AGEGENDER_IDLE_TIMEOUT",
+    "max_connections": "AGEGENDER_MAX_CONNECTIONS",
     "api_key": "AGEGENDER_API_KEY",
     "cors_origins": "AGEGENDER_CORS_ORIGINS",
     "trust_proxy": "AGEGENDER_TRUST_PROXY",
@@ -83,6 +91,15 @@ class ServerSettings:
     request_timeout: float = 30.0
     #: analyses queued or running at once; more are answered 503 (busy) at once
     max_pending: int = 32
+    #: seconds for a request's head (request line and headers) to arrive, from the
+    #: connection's start or its first byte after a response (slow clients: 408, closed)
+    header_timeout: float = 10.0
+    #: seconds for a request's body to arrive once its head is in (408, closed)
+    body_timeout: float = 60.0
+    #: seconds a connection may stay idle between requests (uvicorn's keep-alive timeout)
+    idle_timeout: float = 5.0
+    #: open connections (HTTP and WebSocket); one more is closed as soon as it is accepted
+    max_connections: int = 500
     api_key: str | None = None
     cors_origins: tuple[str, ...] = ()
     #: take the client IP from ``X-Forwarded-For`` (only behind a proxy you control)
@@ -141,7 +158,8 @@ class ServerSettings:
         object.__setattr__(s, "allowed_types", tuple(t.lower() for t in s.allowed_types))
         if s.api_key == "":
             object.__setattr__(s, "api_key", None)
-        for name in ("max_upload_bytes", "max_pixels", "max_inflight_pixels", "max_pending"):
+        for name in ("max_upload_bytes", "max_pixels", "max_inflight_pixels", "max_pending",
+                     "max_connections"):
             if int(getattr(s, name)) < 1:
                 raise InputError(f"server setting {name} must be at least 1")
         try:
@@ -152,6 +170,9 @@ class ServerSettings:
             raise InputError(f"server setting {e}") from None
         if s.request_timeout <= 0 or s.rate_limit < 0:
             raise InputError("request_timeout must be > 0 seconds and rate_limit >= 0")
+        for name in ("header_timeout", "body_timeout", "idle_timeout"):
+            if not float(getattr(s, name)) > 0:
+                raise InputError(f"server setting {name} must be > 0 seconds")
         return s
 
     def analyzer_options(self) -> dict[str, Any]:
@@ -174,9 +195,11 @@ def _parse(name: str, raw: str, var: str) -> Any:
             "rate_limit",
             "max_pending",
             "detect_size",
+            "max_connections",
         ):
             return int(float(raw))
-        if name in ("request_timeout", "gender_min_confidence"):
+        if name in ("request_timeout", "gender_min_confidence", "header_timeout",
+                    "body_timeout", "idle_timeout"):
             return float(raw)
         if name == "trust_proxy":
             return raw.lower() in ("1", "true", "yes", "on")
