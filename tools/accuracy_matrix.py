@@ -24,6 +24,7 @@ DATASETS = {  # name: (path, extra eval arguments)
     "fgnet": ("data/fgnet", []),  # all 1,002 photos: never trained on
     "lfw-gender": ("data/lfw-gender", ["--split", "test"]),
     "adience": ("data/adience", ["--format", "adience"]),
+    "fairface": ("data/fairface", ["--split", "test"]),  # in the wild, 9 age bins
 }
 CONFIGS = {
     "default": [],
@@ -31,6 +32,8 @@ CONFIGS = {
     "ensembles": ["--age-model", "utkface-age-96+utkface-age-64",
                   "--gender-model", "utkface-gender-96+utkface-gender-32"],
     "faceres-deep": ["--age-model", "faceres-age.deep", "--gender-model", "faceres-gender.deep"],
+    "yunet": ["--detector", "yunet"],
+    "hog-mtcnn": ["--detector", "hog-mtcnn"],
 }
 
 
@@ -39,11 +42,14 @@ def row(cfg: str, ds: str, mode: str, r: dict) -> str:
         return "" if x is None else f"{100 * x:.1f}%"
 
     age, g, ad, iv = r.get("age", {}), r.get("gender", {}), r.get("adience", {}), r.get("interval", {})
+    ab = r.get("age_bins", {})
+    kids = [b for b in (r.get("age_bands") or {}).get("rows", []) if b.get("band") == "0-9"]
     mae = f"{age['mae']:.2f}" if age else ""
     ece = f"{g['ece']:.3f}" if g else ""
-    return (f"| {cfg} | {ds} | {mode} | {r['n_samples']} | {mae} | {pct(g.get('accuracy'))} | "
+    return (f"| {cfg} | {ds} | {mode} | {r['n_samples']} | {pct(r['detection']['rate'])} | {mae} | "
+            f"{pct(g.get('accuracy'))} | {pct(kids[0].get('gender_accuracy')) if kids else ''} | "
             f"{ece} | {pct(ad.get('exact'))} | {pct(ad.get('one_off'))} | "
-            f"{pct(iv.get('coverage'))} |")
+            f"{pct(ab.get('exact'))} | {pct(ab.get('one_off'))} | {pct(iv.get('coverage'))} |")
 
 
 def main() -> int:
@@ -54,8 +60,9 @@ def main() -> int:
     ap.add_argument("--modes", default="pipeline,crops")
     ap.add_argument("--limit", type=int, default=None)
     a = ap.parse_args()
-    lines = ["| models | data set | mode | n | age MAE | gender | gender ECE | Adience exact | "
-             "one-off | 80% interval |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| models | data set | mode | n | found | age MAE | gender | gender 0-9 | gender ECE | "
+             "Adience exact | one-off | 9-bin exact | one-off | 80% interval |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for cfg in a.configs.split(","):
         for ds in a.datasets.split(","):
             for mode in a.modes.split(","):

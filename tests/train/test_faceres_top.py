@@ -67,8 +67,8 @@ def test_tiny_run_exports_one_network_with_one_card(shared: Path, tmp_path: Path
     assert "utkface_mae" in log["epochs"][1] and "lfw-gender_gender" in log["epochs"][1]
     assert "lfw-gender_mae" not in log["epochs"][1]  # LFW has no ages: masked, not scored
     chips = tmp_path / "cache" / "chips"
-    assert (chips / "utkface-train" / "features-64-flip.npy").is_file()  # mirrored too
-    assert not (chips / "lfw-gender-train" / "features-64-flip.npy").exists()
+    assert (chips / "utkface-train" / "features-64-b12-flip.npy").is_file()  # mirrored too
+    assert not (chips / "lfw-gender-train" / "features-64-b12-flip.npy").exists()
     card = json.loads((out / "card.json").read_text())
     assert card["task"] == "multi" and set(card["outputs"]) == {"age", "gender"}
     assert card["crop"]["method"] == "align" and len(card["crop"]["template"]) == 5

