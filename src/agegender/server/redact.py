@@ -48,7 +48,7 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` with query-string keys, credential headers and each of ``secrets`` masked."""
     for s in secrets:
         if s:
-            for form in {s, quote(s, safe=""), quote_plus(s)}:
+            for form in {s, quote(s), quote(s, safe=""), quote_plus(s)}:
                 text = text.replace(form, MASK)
     text = _QUERY.sub(lambda m: m.group(1) + MASK, text)
     return _HEADER.sub(lambda m: m.group(1) + m.group(2) + MASK, text)
