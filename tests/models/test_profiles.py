@@ -4,6 +4,7 @@ or ``--profile``. Needs no ../shared: the models used here ship with pip."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -105,3 +106,26 @@ def test_cli_unknown_profile_in_the_environment(image: Path):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
     assert ENV in lines[0] and "accurate" in lines[0] and "permissive" in lines[0]
+
+
+def test_the_permissive_list_is_read_from_the_records_licenses() -> None:
+    from agegender.models import ModelFile, ModelRecord, zoo
+    from agegender.models.profiles import COMPOSITES, PERMISSIVE_MODELS, check_allowed, commercial_use
+
+    assert {"cydral-age", "cydral-gender", "yunet", "mtcnn", "hog", "haar", "hog-mtcnn", "auto"} <= PERMISSIVE_MODELS
+    assert not {"faceres", "faceres.deep", "ssrnet-age.imdb", "levi-hassner-age", "opencv-ssd"} & PERMISSIVE_MODELS
+    assert commercial_use("CC0-1.0") and commercial_use("BSL-1.0 (dlib); CC0-1.0 (landmark model)")
+    for lic in ("Apache-2.0 (weights: academic/non-commercial training data)", "unknown", "MIT research use"):
+        assert not commercial_use(lic), lic
+    assert set(COMPOSITES["hog-mtcnn"]) <= PERMISSIVE_MODELS
+    permissive = PROFILES["permissive"]
+    rec = ModelRecord(name="my-open-age", task="age", description="x", license="MIT",
+                      files=(ModelFile("f.onnx", None),), card={})
+    zoo.register(rec, replace=True)
+    try:
+        check_allowed(permissive, ["my-open-age"])  # a new record needs no list kept by hand
+        zoo.register(dataclasses.replace(rec, license="CC-BY-NC-4.0, non-commercial"), replace=True)
+        with pytest.raises(InputError, match="not allowed under the permissive profile"):
+            check_allowed(permissive, ["my-open-age"])
+    finally:
+        zoo._REGISTRY.pop("my-open-age", None)

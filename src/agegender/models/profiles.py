@@ -10,6 +10,12 @@
   profile is an error, so a commercial deployment cannot pick one up by accident.
 
 Choose with ``Analyzer(profile=...)``, ``--profile``, or ``AGEGENDER_PROFILE``.
+
+Which models allow commercial use is read from each record's own ``license``
+(:func:`commercial_use`): an open license named (CC0-1.0, MIT, Apache-2.0, BSL-1.0,
+BSD-3-Clause, Intel's BSD-style license) and no restriction (non-commercial, academic,
+research, "as published", a sample, unknown). A new record or a user's card needs no list
+kept by hand.
 """
 
 from __future__ import annotations
@@ -44,11 +50,37 @@ PROFILES: dict[str, Profile] = {
         True),
 }
 
-#: Models whose weights and training data allow commercial use.
-PERMISSIVE_MODELS = frozenset({
-    "cydral-age", "cydral-gender", "dlib-landmarks5", "hog", "mtcnn", "hog+mtcnn", "hog-mtcnn",
-    "yunet", "yunet-n", "haar", "auto",
-})
+#: Licenses that allow commercial use, as records name them.
+OPEN_LICENSES = ("CC0-1.0", "MIT", "Apache-2.0", "BSL-1.0", "BSD-3-Clause", "Intel License")
+#: Words in a license that restrict it (lower case): any of them and the model is not open.
+RESTRICTIONS = ("non-commercial", "noncommercial", "academic", "research", "as published",
+                "sample", "unknown")
+#: Detector names that are no record: each allows what all the records it runs allow
+#: (``auto`` only chooses among the permissive detectors under this profile's check).
+COMPOSITES: dict[str, tuple[str, ...]] = {"auto": (), "hog-mtcnn": ("hog", "mtcnn"),
+                                          "hog+mtcnn": ("hog", "mtcnn")}
+
+
+def commercial_use(license: str) -> bool:
+    """Whether a record's ``license`` allows commercial use (see the module's docstring)."""
+    text = license.lower()
+    return any(o.lower() in text for o in OPEN_LICENSES) and not any(r in text for r in RESTRICTIONS)
+
+
+def permissive_models() -> frozenset[str]:
+    """Names of the registered models (and detector composites) that allow commercial use,
+    read from their records' licenses."""
+    from . import records
+
+    names = {r.name for r in records() if commercial_use(r.license)}
+    names |= {c for c, parts in COMPOSITES.items() if set(parts) <= names}
+    return frozenset(names)
+
+
+def __getattr__(name: str) -> frozenset[str]:
+    if name == "PERMISSIVE_MODELS":  # computed from the records when asked (not at import)
+        return permissive_models()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def get_profile(name: str | None = None) -> Profile:
@@ -66,12 +98,13 @@ def check_allowed(profile: Profile, names: list[str]) -> None:
         return
     from . import get
 
+    allowed = permissive_models()
     for name in names:
-        canonical = name if name in PERMISSIVE_MODELS else get(name).name
-        if canonical not in PERMISSIVE_MODELS:
+        canonical = name if name in COMPOSITES else get(name).name
+        if canonical not in allowed:
             lic = get(name).license
             raise InputError(
                 f"model {name!r} ({lic}) is not allowed under the permissive profile, which "
-                f"keeps to models that allow commercial use: {sorted(PERMISSIVE_MODELS)}; "
+                f"keeps to models whose license allows commercial use: {sorted(allowed)}; "
                 "drop the option, or use --profile accurate for research use"
             )
