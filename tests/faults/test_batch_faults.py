@@ -255,7 +255,7 @@ def _run_cli(tmp_path: Path, src: Path, out: Path, fault: str | None, *args: str
     return subprocess.run(
         [sys.executable, str(_script(tmp_path)), str(src), "--out", str(out), "--workers", "1",
          *args],
-        cwd=tmp_path, capture_output=True, timeout=120, env=_env(tmp_path, **extra),
+        cwd=tmp_path, capture_output=True, timeout=300, env=_env(tmp_path, **extra),
     )
 
 
