@@ -110,7 +110,12 @@ def test_cli_unknown_profile_in_the_environment(image: Path):
 
 def test_the_permissive_list_is_read_from_the_records_licenses() -> None:
     from agegender.models import ModelFile, ModelRecord, zoo
-    from agegender.models.profiles import COMPOSITES, PERMISSIVE_MODELS, check_allowed, commercial_use
+    from agegender.models.profiles import (
+        COMPOSITES,
+        PERMISSIVE_MODELS,
+        check_allowed,
+        commercial_use,
+    )
 
     assert {"cydral-age", "cydral-gender", "yunet", "mtcnn", "hog", "haar", "hog-mtcnn", "auto"} <= PERMISSIVE_MODELS
     assert not {"faceres", "faceres.deep", "ssrnet-age.imdb", "levi-hassner-age", "opencv-ssd"} & PERMISSIVE_MODELS
