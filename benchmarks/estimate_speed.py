@@ -32,30 +32,35 @@ from agegender.io.images import decode_image  # noqa: E402
 from agegender.models import ModelFile, ModelRecord, register  # noqa: E402
 
 SHIPPED = "src/agegender/models/data/faceres"
-#: the last commit whose faceres.onnx still computes its padding from the input's shape
-BEFORE = "3169ff9"
+#: the last commit that shipped the previous default (FaceRes fine-tuned at 128 px on UTKFace-style
+#: chips, two cards): ``default-before`` reads its graph and cards from git
+BEFORE = "558af0e"
 
 CONFIGS = {
     "default-before": {"age_model": "faceres-before-age", "gender_model": "faceres-before-gender"},
-    "default": {},  # faceres-age + faceres-gender, 128 px
+    "default": {},  # the shipped faceres network (one graph, both outputs)
     "permissive": {"profile": "permissive"},  # cydral-age + cydral-gender
-    "faceres-deep": {  # the published heads, 224 px"age_model": "faceres-age.deep",
-                                      "gender_model": "faceres-gender.deep"},
+    # the published heads, 224 px
+    "faceres-deep": {"age_model": "faceres-age.deep", "gender_model": "faceres-gender.deep"},
 }
 
 
 def register_before(rev: str, folder: Path) -> bool:
-    """Records ``faceres-before-{age,gender}``: the shipped cards with the graph as of ``rev``."""
-    try:
-        data = subprocess.run(["git", "-C", str(REPO), "show", f"{rev}:{SHIPPED}/faceres.onnx"],
+    """Records ``faceres-before-{age,gender}``: the graph and cards shipped at ``rev``."""
+
+    def show(path: str) -> bytes:
+        return subprocess.run(["git", "-C", str(REPO), "show", f"{rev}:{SHIPPED}/{path}"],
                               capture_output=True, check=True).stdout
+
+    try:
+        data = show("faceres.onnx")
+        cards = {t: json.loads(show(f"card-{t}.json")) for t in ("age", "gender")}
     except (OSError, subprocess.CalledProcessError) as e:
-        print(f"default-before skipped: no graph at {rev} ({e})")
+        print(f"default-before skipped: no graph and cards at {rev} ({e})")
         return False
     path = folder / "faceres-before.onnx"
     path.write_bytes(data)
-    for task in ("age", "gender"):
-        c = json.loads((REPO / SHIPPED / f"card-{task}.json").read_text())
+    for task, c in cards.items():
         register(ModelRecord(name=f"faceres-before-{task}", task=task, description=f"faceres at {rev}",
                              license=c["license"], files=(ModelFile(str(path), None),),
                              card={k: c[k] for k in ("input", "crop", "output")}), replace=True)
