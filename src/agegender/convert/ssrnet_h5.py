@@ -16,7 +16,7 @@ Task = Literal["age", "gender"]
 STAGES = (3, 3, 3)
 BN_EPSILON = 1e-3  # keras.layers.BatchNormalization default
 
-#: h5py and onnx are agegender's own dependencies; missing, the install is incomplete
+#: h5py and onnx come with the `convert` extra (the lean core leaves them out)
 _INSTALL_HINT = 'pip install "agegender[convert]" (the extra with h5py and onnx)'
 
 # Expected weight shapes (Keras layout) of the layers, in creation order within each kind.

