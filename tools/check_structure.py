@@ -6,7 +6,7 @@ their size then: they fail only if they grow, and should shrink).
 The layers, bottom up (a module may import its own layer and those below it; peers within
 one layer may import each other, which the cycle check keeps acyclic)::
 
-    errors, _fs, _version, runtime -> ages -> faces -> io, mask, align -> convert -> models
+    errors, _fs, _version, runtime, options -> ages -> faces -> io, mask, align -> convert -> models
     -> detect, estimate -> analyzer, annotation -> track
     -> video, eval, server, train, batch -> cli, __main__
 
@@ -99,7 +99,7 @@ def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
 
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "_fs", "_version", "runtime"),
+    ("errors", "_fs", "_version", "runtime", "options"),
     ("ages", "labels"),
     ("faces",),
     ("io", "mask", "align"),

@@ -26,27 +26,23 @@ from .io.budget import PixelBudget
 from .io.images import Channels, Source, as_rgb, expand_inputs
 from .io.loading import drain, load_source
 from .models.profiles import DEFAULT
+from .options import analyzer_options, check_values, option_names
 
 log = logging.getLogger(__name__)
 
-#: The Analyzer keywords that the command line and the server settings both carry.
-OPTIONS = ("detector", "age_model", "gender_model", "device", "threshold", "min_face", "tta",
-           "max_pixels", "mask_background", "gender_min_confidence", "profile", "detect_size")
+#: The Analyzer keywords that the command line and the server settings both carry (read
+#: from the one schema, :data:`agegender.options.ANALYZER_OPTIONS`, at import).
+OPTIONS = option_names()
 
-
-def analyzer_options(source: Any) -> dict[str, Any]:
-    """Analyzer keyword arguments read by name from ``source`` (parsed CLI arguments, the
-    server's settings): the one mapping from options to keywords. A model named ``none``
-    (or ``None``) skips that task."""
-    kw = {name: getattr(source, name) for name in OPTIONS}
-    for task in ("age_model", "gender_model"):
-        if kw[task] in (None, "none"):
-            kw[task] = None
-    return kw
+__all__ = ["OPTIONS", "Analyzer", "analyze", "analyzer_options"]
 
 
 class Analyzer:
     """Finds faces and estimates apparent age and perceived gender; loads models once.
+
+    Each keyword but ``max_inflight_pixels`` is declared once in :mod:`agegender.options`
+    (type, default, range or choices, help, variable), which checks it here and builds the
+    command line's options and the server's settings from the same entry.
 
     Args:
         detector: a detector name (``auto``, ``yunet``, ``hog-mtcnn``, ``mtcnn``, ``hog``, ...)
@@ -106,6 +102,10 @@ class Analyzer:
         from .detect import Detector, create_detector
         from .models.profiles import check_allowed, get_profile
 
+        checked = check_values({k: v for k, v in locals().items() if k != "self"})
+        threshold, min_face, max_pixels = (checked[k] for k in ("threshold", "min_face",
+                                                                "max_pixels"))
+        detect_size, device, tta = checked["detect_size"], checked["device"], checked["tta"]
         self.profile = get_profile(profile)
         if age_model == DEFAULT:
             age_model = self.profile.age_model
@@ -116,8 +116,6 @@ class Analyzer:
         log.info("profile %s (%s): age %s, gender %s", self.profile.name, self.profile.license,
                  age_model, gender_model)
 
-        if max_pixels is not None and int(max_pixels) <= 0:
-            raise InputError(f"max_pixels must be a positive number of pixels, got {max_pixels}")
         if max_inflight_pixels is not None and int(max_inflight_pixels) <= 0:
             raise InputError(
                 f"max_inflight_pixels must be a positive number of pixels, got {max_inflight_pixels}"
@@ -129,8 +127,6 @@ class Analyzer:
         if isinstance(detector, Detector):
             self.detector = detector
         else:
-            if detect_size is not None and int(detect_size) < 64:
-                raise InputError(f"detect_size must be at least 64 pixels, got {detect_size}")
             self.detector = create_detector(detector, threshold=threshold, min_face=min_face,
                                             max_side=detect_size)
         #: the model specs this Analyzer runs (``None``: that task is skipped)

@@ -1,6 +1,6 @@
 """What every ``agegender`` command shares: one-line usage errors, defaults in ``--help``,
-global options accepted anywhere, checked option values, the model options and the
-Analyzer they ask for (the one mapping from options to Analyzer keywords).
+global options accepted anywhere, checked option values, the model options (built from
+the one schema, :mod:`agegender.options`) and the Analyzer they ask for.
 
 Every bad option value is a usage error (one line on stderr, exit 2, no traceback),
 found while parsing, before any model loads or any input is read.
@@ -9,12 +9,13 @@ found while parsing, before any model loads or any input is read.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ..models.profiles import DEFAULT
+from ..options import Option
 
 VIDEO_OUT_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
 
@@ -76,27 +77,6 @@ def spread_global_options(subparsers: Iterable[argparse.ArgumentParser]) -> None
 
 
 # ------------------------------------------------------------------ value types
-def probability(text: str) -> float:
-    """A number within 0..1 (a score threshold)."""
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number within 0..1, got {text!r}") from None
-    if not 0.0 <= v <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be within 0..1 (a detection score), got {text}")
-    return v
-
-
-def min_confidence(text: str) -> float:
-    """A number within 0.5..1 (``--gender-min-confidence``; :func:`check_min_confidence`)."""
-    from ..faces import check_min_confidence
-
-    try:
-        return check_min_confidence(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e).removeprefix("gender_min_confidence ")) from None
-
-
 def _int(text: str, what: str) -> int:
     try:
         return int(text)
@@ -157,43 +137,53 @@ def output_folder(text: str) -> str:
     return text
 
 
-def add_model_options(p: argparse.ArgumentParser) -> None:
-    from ..detect import detector_names
+def _argument_type(option: Option) -> Callable[[str], Any]:
+    """The argparse ``type`` of ``option``: its parse, failures as one-line usage errors."""
 
-    p.add_argument("--detector", default="auto", help=", ".join(detector_names()) + " (auto: the "
-                   "first present of yunet, hog-mtcnn, mtcnn, hog)")
-    p.add_argument("--detect-size", type=positive_int, default=None, metavar="PIXELS",
-                   help="longest side of the view the detector sees; bigger images are "
-                   "downscaled for detection (default: 1280; 640 is about twice as fast on big photos "
-                   "of a few large faces and loses faces under ~25 px)")
-    p.add_argument("--profile", default=None, choices=["accurate", "permissive"],
-                   help="accurate (default, or AGEGENDER_PROFILE): the shipped FaceRes networks, "
-                   "research/non-commercial only; permissive: only models that allow "
-                   "commercial use (the CC0 Cydral pair and open detectors)")
-    p.add_argument("--age-model", default=DEFAULT, help="model name, or ensemble 'a+b' / 'a:2+b:1'; 'none' to skip; 'default': the profile's")
-    p.add_argument("--gender-model", default=DEFAULT, help="model name or ensemble; 'none' to skip; 'default': the profile's")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="onnxruntime device")
-    p.add_argument("--tta", default="none", choices=["none", "flip", "oversample"], help="test-time augmentation")
-    p.add_argument("--threshold", type=probability, default=None,
-                   help="minimum detection score 0..1 (default: the detector's own)")
-    p.add_argument("--min-face", type=nonnegative_int, default=None, metavar="PIXELS",
-                   help="smallest face to report (default: the detector's own, 20)")
-    p.add_argument("--max-pixels", type=positive_int, default=None, metavar="N",
-                   help="refuse images above N pixels, from their header (default: 100,000,000 "
-                   "or AGEGENDER_MAX_PIXELS)")
-    p.add_argument(
-        "--mask-background", action=argparse.BooleanOptionalAction, default=None,
-        help="fade all but the face ellipse to the chip's mean before estimation "
-        "(default: as each model's card says; off for the built-in models)",
-    )
-    p.add_argument("--gender-min-confidence", type=min_confidence, default=None, metavar="P",
-                   help="0.5..1: report perceived gender as undetermined (label null) when the "
-                   "more likely label's probability is below P (default 0.5: always a label)")
+    def parse(text: str) -> Any:
+        try:
+            return option.parse(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    parse.__name__ = option.name  # argparse names the type in some messages
+    return parse
+
+
+def _help(option: Option) -> str:
+    """``option``'s help with its known names first (``names_from``) and its default in
+    words when the default is None (a real default is added by :class:`HelpFormatter`)."""
+    text = option.help
+    if option.names_from:
+        module, _, func = option.names_from.partition(":")
+        names = getattr(importlib.import_module(module), func)()
+        text = f"{', '.join(names)} {text}"
+    if option.default is None and option.default_text:
+        text += f" (default: {option.default_text})"
+    return text.replace("%", "%%")
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    """One command-line option per entry of :data:`agegender.options.ANALYZER_OPTIONS`:
+    ``--detect-size`` for ``detect_size``, its type, range or choices, help and default."""
+    from .. import options
+
+    for o in options.ANALYZER_OPTIONS:
+        kw: dict[str, Any] = {"default": o.default, "help": _help(o)}
+        if o.kind is bool:
+            kw["action"] = argparse.BooleanOptionalAction
+        elif o.choices:
+            kw["choices"] = list(o.choices)
+        elif o.kind is not str:
+            kw["type"] = _argument_type(o)
+        if o.metavar and o.kind is not bool:
+            kw["metavar"] = o.metavar
+        p.add_argument(o.flag, **kw)
 
 
 def model_kwargs(a: argparse.Namespace) -> dict[str, Any]:
     """The options of :func:`add_model_options`, as Analyzer keyword arguments."""
-    from ..analyzer import analyzer_options
+    from ..options import analyzer_options
 
     return analyzer_options(a)
 

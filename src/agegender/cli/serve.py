@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..analyzer import OPTIONS
+from ..options import option_names
 from ._common import add_model_options
 
 
@@ -25,7 +25,7 @@ def add_serve_parser(sub: Any) -> None:
                     help="uvicorn's log level")
     add_model_options(sv)
     # not given: the AGEGENDER_* variable (or the server's default) stays in force
-    sv.set_defaults(func=cmd_serve, **dict.fromkeys(OPTIONS))
+    sv.set_defaults(func=cmd_serve, **dict.fromkeys(option_names()))
 
 
 def cmd_serve(a: argparse.Namespace) -> int:
@@ -38,6 +38,6 @@ def cmd_serve(a: argparse.Namespace) -> int:
         ssl_certfile=a.certfile,
         ssl_keyfile=a.keyfile,
         api_key=a.api_key,
-        **{name: getattr(a, name) for name in OPTIONS},  # "none" stays: the settings skip it
+        **{name: getattr(a, name) for name in option_names()},  # "none" stays: the settings skip it
     )
     return 0
