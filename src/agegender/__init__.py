@@ -11,6 +11,9 @@ Small API (nothing heavy is imported until used)::
     analyzer = agegender.Analyzer(detector="yunet", tta="flip")  # reuse: loads once
 
     summary = agegender.batch(["photos/"], "out/")   # many images, all cores, into Parquet
+
+    for frame in agegender.track_video(analyzer, "clip.mp4"):   # tracked, stable answers
+        print(frame.index, frame.faces.track_id, frame.faces.age_years)
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
     from .estimate import create_estimator
     from .faces import Faces, Result
     from .models import get_model, list_models
+    from .track.frames import track_video
     from .video import analyze_video
 
 __all__ = [
@@ -41,6 +45,7 @@ __all__ = [
     "create_estimator",
     "get_model",
     "list_models",
+    "track_video",
 ]
 
 _LAZY = {
@@ -54,6 +59,7 @@ _LAZY = {
     "Result": ("faces", "Result"),
     "get_model": ("models", "get_model"),
     "list_models": ("models", "list_models"),
+    "track_video": ("track.frames", "track_video"),
 }
 
 

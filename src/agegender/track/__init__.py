@@ -10,6 +10,10 @@
 * :class:`FrameStep` (:mod:`.step`) analyzes one frame of a video or live stream:
   detect (or predict), track, estimate, aggregate; video and the server's stream
   both use it.
+* :func:`track_video` (:mod:`.frames`, ``agegender.track_video``): ``for frame in
+  track_video(analyzer, "clip.mp4")``, a :class:`Frame` per analyzed frame of a video,
+  camera or stream, built on :class:`FrameStep`; :func:`agegender.video.analyze_video`
+  iterates it.
 
 The flicker figures (how often labels change) are in :mod:`agegender.video.flicker`.
 """
@@ -17,18 +21,23 @@ The flicker figures (how often labels change) are in :mod:`agegender.video.flick
 from __future__ import annotations
 
 from .aggregate import TrackAggregator, face_quality
+from .frames import Frame, TrackedFrames, default_tracker, track_video
 from .matching import greedy_assignment, iou_matrix, linear_assignment
 from .step import FrameAnswer, FrameStep
 from .tracker import FaceTracker, TrackInfo
 
 __all__ = [
     "FaceTracker",
+    "Frame",
     "FrameAnswer",
     "FrameStep",
     "TrackAggregator",
     "TrackInfo",
+    "TrackedFrames",
+    "default_tracker",
     "face_quality",
     "greedy_assignment",
     "iou_matrix",
     "linear_assignment",
+    "track_video",
 ]

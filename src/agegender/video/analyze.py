@@ -1,7 +1,8 @@
 """The driver: :func:`analyze_video` reads the frames, analyzes them and writes the outputs.
 
-Per frame it hands the work to :class:`~agegender.track.step.FrameStep` (the
-per-frame loop the server's live stream uses too), then sends the frame's dict to ``on_frame``, writes the annotated frame and shows
+It iterates :class:`~agegender.track.frames.TrackedFrames` (``agegender.track_video``:
+one :class:`~agegender.track.step.FrameStep` per frame, the loop the server's live stream
+uses too), sends each frame's dict to ``on_frame``, writes the annotated frame and shows
 it; at the end it fills in the :class:`~agegender.video.summary.VideoSummary`.
 """
 
@@ -13,11 +14,10 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InputError
 from ..faces import check_min_confidence
-from ..io.video import VideoSource, VideoWriter, open_video
+from ..io.video import VideoSource, VideoWriter
 from ..track import FaceTracker, TrackAggregator
-from ..track.step import FrameStep
+from ..track.frames import DEFAULT_ESTIMATE_EVERY, TrackedFrames, default_tracker
 from .display import _Window
 from .flicker import _LabelLog
 from .frames import _TIMING_KEYS, _frame_dict
@@ -33,19 +33,6 @@ log = logging.getLogger("agegender.video")
 
 #: ``on_frame(frame_dict)``; returning ``False`` stops the analysis (None or True go on).
 FrameCallback = Callable[[dict[str, Any]], "bool | None"]
-
-#: :func:`analyze_video`'s ``estimate_every``: a tracked face is estimated again every
-#: 10th analyzed frame (3 times a second at 30 frames/s), when new, or when its detection
-#: quality improves (``docs/video.md`` has the measurements behind the choice).
-DEFAULT_ESTIMATE_EVERY = 10
-
-
-def default_tracker(fps: float, every: int = 1, detect_every: int = 1) -> FaceTracker:
-    """The tracker :func:`analyze_video` uses: unconfirmed detections dropped, and a
-    lost track kept for about one second (at least two detection intervals)."""
-    max_age = max(int(round(fps)), 2 * every * detect_every, 1)
-    return FaceTracker(max_age=max_age, drop_unconfirmed=True)
-
 
 def analyze_video(
     analyzer: Analyzer,
@@ -110,38 +97,12 @@ def analyze_video(
         VideoError: the source cannot be opened or decoded, or ``out`` cannot be written.
         InputError: bad arguments.
     """
-    if every < 1 or detect_every < 1:
-        raise InputError(
-            f"every and detect_every must be >= 1 frame, got every={every}, "
-            f"detect_every={detect_every}"
-        )
-    if max_frames is not None and max_frames < 1:
-        raise InputError(f"max_frames must be >= 1, got {max_frames}")
-    if isinstance(estimate_every, bool) or not isinstance(estimate_every, int) or (
-        estimate_every < 1
-    ):
-        raise InputError(f"estimate_every must be a whole number >= 1, got {estimate_every!r}")
-    if not track and detect_every > 1:
-        log.warning("detect_every=%d needs tracking; detecting on every frame", detect_every)
-        detect_every = 1
-
-    if isinstance(source, VideoSource):
-        video, step = source, source.step
-        if every != 1 and every != step:
-            log.warning("every=%d ignored: the opened source yields every %d-th frame", every, step)
-    else:
-        video, step = open_video(source, step=every), every
-    eff_fps = video.fps / step
-    if track:
-        tracker = tracker or default_tracker(video.fps, step, detect_every)
-        aggregator = aggregator or TrackAggregator(fps=video.fps)
-    else:
-        tracker = aggregator = None
+    frames = TrackedFrames(analyzer, source, every=every, detect_every=detect_every,
+                           estimate_every=estimate_every, track=track, max_frames=max_frames,
+                           tracker=tracker, aggregator=aggregator)
+    video, aggregator = frames.video, frames.aggregator
     writer: VideoWriter | None = None
     window: _Window | None = None
-    frame_step = FrameStep(
-        analyzer, tracker, aggregator, estimate_every=estimate_every if track else 1
-    )
     labels = _LabelLog() if aggregator is not None else None
     timings = dict.fromkeys(_TIMING_KEYS, 0.0)
     summary = VideoSummary(
@@ -157,50 +118,34 @@ def analyze_video(
     threshold = check_min_confidence(
         analyzer.gender_min_confidence if gender_min_confidence is None else gender_min_confidence
     )
-    t_start = time.perf_counter()
-    frames = iter(video)
-    k = 0
     try:
         if out is not None:
-            writer = VideoWriter(out, fps=eff_fps, size=(video.width, video.height))
+            writer = VideoWriter(out, fps=frames.fps, size=(video.width, video.height))
         if show:
             window = _Window(f"agegender - {video.name}")
-        while True:
-            t0 = time.perf_counter()
-            item = next(frames, None)
-            t1 = time.perf_counter()
-            timings["read"] += t1 - t0
-            if item is None:
-                break
-            index, seconds, rgb = item
-            if k == 0:
-                t_start = t0  # speed from the first frame on (not the opening)
-            detect_now = k % detect_every == 0
-            answer = frame_step(rgb, index, seconds, detect=detect_now, since=t1)
-            shown = answer.shown
+        for frame in frames:
             if labels is not None:
-                labels.add(shown, answer.raw, answer.fresh)
+                labels.add(frame.faces, frame.raw, frame.fresh)
             t5 = time.perf_counter()
-            timings["aggregate"] += t5 - answer.end  # the flicker bookkeeping
-            k += 1
-
+            timings["aggregate"] += t5 - frame.end  # the flicker bookkeeping
             go_on = True
             if on_frame is not None:
                 frame_d = _frame_dict(
-                    index, seconds, shown, answer.raw, answer.fresh, include_raw=include_raw,
-                    gender_min_confidence=threshold,
+                    frame.index, frame.seconds, frame.faces, frame.raw, frame.fresh,
+                    include_raw=include_raw, gender_min_confidence=threshold,
                 )
                 go_on = on_frame(frame_d) is not False
             if need_image:
                 from ..annotation import annotate
 
-                picture = annotate(rgb, shown, channels="RGB", gender_min_confidence=threshold)
+                picture = annotate(frame.image, frame.faces, channels="RGB",
+                                   gender_min_confidence=threshold)
                 if writer is not None:
                     writer.write(picture)
                 if window is not None and not window.show(picture):
                     go_on = False
             timings["output"] += time.perf_counter() - t5
-            if not go_on or (max_frames is not None and k >= max_frames):
+            if not go_on or (max_frames is not None and frames.analyzed >= max_frames):
                 summary.stopped = True
                 break
     except KeyboardInterrupt:
@@ -209,13 +154,15 @@ def analyze_video(
         log.info("%s: interrupted; stopping", video.name)
         summary.stopped = True
     finally:
-        frames.close()  # type: ignore[attr-defined]
-        video.close()
+        frames.close()
         if writer is not None:
             writer.close()
         if window is not None:
             window.close()
 
+    k, frame_step = frames.analyzed, frames.step
+    timings["read"] = frames.read_seconds
+    t_start = frames.started if frames.started is not None else time.perf_counter()
     summary.seconds = time.perf_counter() - t_start if k else 0.0
     summary.frames_read = video.frames_read
     summary.frames_analyzed = k
@@ -227,7 +174,7 @@ def analyze_video(
     summary.timings = timings
     if aggregator is not None and labels is not None:
         summary.tracks = aggregator.summary(gender_min_confidence=threshold)
-        summary.flicker_tracked, summary.flicker_raw = labels.rates(eff_fps)
+        summary.flicker_tracked, summary.flicker_raw = labels.rates(frames.fps)
     log.info(
         "%s: %d frames analyzed (%d detected) in %.1f s, %.1f frames/s, %d tracks",
         video.name,
