@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import InputError
+from ..errors import AgeGenderError, InputError
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def find_landmarks(paths: Sequence[str], detector: Any, workers: int = 2
     def one(i: int) -> None:
         try:
             im = decode_image(paths[i])
-        except Exception as exc:  # an unreadable image is reported and skipped
+        except AgeGenderError as exc:  # an unreadable image is reported and skipped
             log.warning("%s: %s", paths[i], exc)
             return
         hw[i] = im.shape[:2]

@@ -27,7 +27,8 @@ import numpy as np
 import torch
 
 from ..convert.tfjs import TfjsGraph
-from .cached import Labels, TopConfig, TopNet, cache_features, train_top
+from ..errors import ModelError
+from .cached import Labels, TopConfig, cache_features, train_top
 from .chips import FAIRFACE_TEMPLATE, ChipSet, build_chips
 from .data import FaceSet
 from .faceres import FaceResNet
@@ -93,7 +94,8 @@ def whole_network(graph: TfjsGraph, state: dict[str, torch.Tensor], dropout: flo
     net = FaceResNet(graph, dropout)
     missing, unexpected = net.load_state_dict(state, strict=False)
     if unexpected:
-        raise RuntimeError(f"top weights that the whole network lacks: {unexpected[:5]}")
+        raise ModelError(f"the trained top has weights that FaceRes lacks: {unexpected[:5]}; "
+                         "was it trained from another base network?")
     trained = set(state)
     log.info("whole network: %d tensors from the trained top, %d as published",
              len(trained), len(missing))
@@ -120,9 +122,3 @@ def calibration_set(cfg: RecipeConfig) -> FaceSet:
     a = np.concatenate(ages).astype(np.float32)
     return FaceSet(images=np.concatenate(imgs), ages=a, genders=np.concatenate(males),
                    groups=np.full(len(a), -1, np.int64), paths=[""] * len(a))
-
-
-def load_top(graph: TfjsGraph, path: Path, cfg: TopConfig) -> TopNet:
-    top = TopNet(graph, cfg.cut, cfg.dropout)
-    top.load_state_dict(torch.load(path, weights_only=True))
-    return top.eval()
