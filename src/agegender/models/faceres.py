@@ -73,7 +73,7 @@ def register_faceres(register: Register) -> None:
         deprecated=("faceres-deep-age", "faceres-deep-gender"))
 
 
-#: Where the FaceRes networks fine-tuned here ship inside the package (with their cards).
+#: Where the FaceRes network trained here ships inside the package (with its card).
 SHIPPED = "models/data/faceres"
 _RECORD_KEYS = ("input", "crop", "output", "outputs")
 
@@ -100,7 +100,7 @@ def _shipped_cards() -> list[dict[str, Any]]:
 
 
 def register_shipped(register: Register) -> None:
-    """The FaceRes network fine-tuned here, shipped in the package: one ONNX file, one
+    """The FaceRes network trained here, shipped in the package: one ONNX file, one
     record (``faceres``, age and gender as two outputs of one graph, which runs once per
     batch). ``faceres-age``/``faceres-gender`` and ``default-age``/``default-gender`` name
     its outputs."""

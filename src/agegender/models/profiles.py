@@ -1,9 +1,10 @@
 """Profiles: which models a run uses when none is named, and under which license.
 
-* ``accurate`` (the default): the FaceRes networks fine-tuned here, shipped inside the
-  package. Their weights are for **research, non-commercial use only**: the body was
-  trained on VGGFace2 and IMDB-WIKI, and our training faces (UTKFace, All-Age-Faces, LFW)
-  carry the same restriction, as is usual for the field's most accurate models.
+* ``accurate`` (the default): the FaceRes network trained here, shipped inside the
+  package. Its weights are for **research, non-commercial use only**: the body was
+  trained on VGGFace2 and IMDB-WIKI, and some of our training faces (UTKFace, All-Age-Faces,
+  LFW; FairFace is CC BY 4.0) carry the same restriction, as is usual for the field's most
+  accurate models.
 * ``permissive``: only models whose weights and training data allow commercial use: the
   CC0 Cydral age and gender networks, and the detectors that pip installs or that carry an
   open license (HOG + SVM, MTCNN, YuNet, Haar cascades). Naming any other model under this
@@ -42,8 +43,8 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     "accurate": Profile(
         "accurate", "faceres-age", "faceres-gender",
-        "research, non-commercial (FaceRes body: VGGFace2, IMDB-WIKI; fine-tuned on UTKFace, "
-        "All-Age-Faces, LFW)", False),
+        "research, non-commercial (FaceRes body: VGGFace2, IMDB-WIKI; top trained on FairFace "
+        "(CC BY 4.0), UTKFace, All-Age-Faces, LFW)", False),
     "permissive": Profile(
         "permissive", "cydral-age", "cydral-gender",
         "commercial use allowed (Cydral networks CC0-1.0; detectors BSL-1.0, MIT, Apache-2.0, BSD)",
