@@ -17,11 +17,10 @@ Labels of three kinds mix in one batch, unknown ones masked:
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from torch import nn
 
 from ..convert.tfjs import TfjsGraph
 from ..models.faceres import VGG_MEAN_BGR
+from .faceres import end_epoch, published_heads, time_is_up
 from .losses import AgeLossWeights, age_distribution_loss
 from .tfjs_torch import TfjsModule
 
@@ -93,22 +93,9 @@ class TopNet(nn.Module):
 
     def __init__(self, graph: TfjsGraph, cut: str = CUT, dropout: float = 0.2) -> None:
         super().__init__()
-        w = graph.weights
         self.body = TfjsModule(graph, outputs=["global_pooling/Mean"], start=cut)
-        self.feats = nn.Linear(1024, 256)
+        self.feats, self.age, self.gender = published_heads(graph)
         self.drop = nn.Dropout(dropout)
-        self.age = nn.Linear(256, 101)
-        self.gender = nn.Linear(256, 1)
-        with torch.no_grad():
-            self.feats.weight.copy_(torch.from_numpy(w["feats/kernel"].T.copy()))
-            self.feats.bias.copy_(torch.from_numpy(w["feats/bias"]))
-            ak, ab = torch.from_numpy(w["age_pred/kernel"].T.copy()), torch.from_numpy(w["age_pred/bias"])
-            self.age.weight[1:] = ak
-            self.age.bias[1:] = ab
-            self.age.weight[0] = ak[0]
-            self.age.bias[0] = ab[0] - 1.0
-            self.gender.weight.copy_(torch.from_numpy(w["gender_pred/kernel"].T.copy()))
-            self.gender.bias.copy_(torch.from_numpy(w["gender_pred/bias"]))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         f = self.body(x)["global_pooling/Mean"]
@@ -275,14 +262,7 @@ def train_top(graph: TfjsGraph, train: list[tuple[NDArray[np.float16], Labels, f
         row = {"epoch": epoch, "loss": float(np.mean(losses)),
                "minutes": round((time.time() - t0) / 60, 2), **scores(net, vals)}
         rows.append(row)
-        log.info("epoch %d: %s", epoch, row)
-        if row["monitor"] < best:
-            best = row["monitor"]
-            torch.save(net.state_dict(), out / "best.pt")
-        torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                    "epoch": epoch}, out / "last.pt")
-        (out / "log.json").write_text(json.dumps({"config": asdict(cfg), "epochs": rows}, indent=1))
-        if cfg.time_limit and (time.time() - t0) / 60 >= cfg.time_limit:
-            log.info("time limit of %.0f min reached after epoch %d", cfg.time_limit, epoch)
+        best = end_epoch(net, opt, sched, cfg, out, rows, best)
+        if time_is_up(cfg.time_limit, t0, epoch):
             break
     return {"best": min(rows, key=lambda r: r["monitor"]), "epochs": rows}

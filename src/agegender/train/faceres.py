@@ -40,27 +40,55 @@ log = logging.getLogger(__name__)
 AGES = torch.arange(101, dtype=torch.float32)
 
 
+def published_heads(graph: TfjsGraph) -> tuple[nn.Linear, nn.Linear, nn.Linear]:
+    """``feats`` (1024 -> 256), age (256 -> 101 years) and gender (256 -> 1 logit), initialised
+    from the published FaceRes heads (the published age class i is age i + 1)."""
+    w = graph.weights
+    feats, age, gender = nn.Linear(1024, 256), nn.Linear(256, 101), nn.Linear(256, 1)
+    with torch.no_grad():
+        feats.weight.copy_(torch.from_numpy(w["feats/kernel"].T.copy()))
+        feats.bias.copy_(torch.from_numpy(w["feats/bias"]))
+        ak, ab = torch.from_numpy(w["age_pred/kernel"].T.copy()), torch.from_numpy(w["age_pred/bias"])
+        age.weight[1:] = ak
+        age.bias[1:] = ab
+        age.weight[0] = ak[0]
+        age.bias[0] = ab[0] - 1.0
+        gender.weight.copy_(torch.from_numpy(w["gender_pred/kernel"].T.copy()))
+        gender.bias.copy_(torch.from_numpy(w["gender_pred/bias"]))
+    return feats, age, gender
+
+
+def end_epoch(net: nn.Module, opt: Any, sched: Any, cfg: Any, out: Path,
+              rows: list[dict[str, Any]], best: float) -> float:
+    """After an epoch (its row last in ``rows``): keep OUT/best.pt when the ``monitor``
+    improved, write OUT/last.pt and OUT/log.json; returns the best monitor so far."""
+    row = rows[-1]
+    log.info("epoch %d: %s", row["epoch"], row)
+    if row["monitor"] < best:
+        best = row["monitor"]
+        torch.save(net.state_dict(), out / "best.pt")
+    torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
+                "epoch": row["epoch"]}, out / "last.pt")
+    (out / "log.json").write_text(json.dumps({"config": asdict(cfg), "epochs": rows}, indent=1))
+    return best
+
+
+def time_is_up(time_limit: float | None, t0: float, epoch: int) -> bool:
+    """``--time-limit`` (minutes) passed since ``t0``: stop after this epoch."""
+    if time_limit and (time.time() - t0) / 60 >= time_limit:
+        log.info("time limit of %.0f min reached after epoch %d", time_limit, epoch)
+        return True
+    return False
+
+
 class FaceResNet(nn.Module):
     """FaceRes body + feats + age (101) and gender (1 logit) heads; NHWC BGR-mean input."""
 
     def __init__(self, graph: TfjsGraph, dropout: float = 0.2) -> None:
         super().__init__()
-        w = graph.weights
         self.body = TfjsModule(graph, outputs=["global_pooling/Mean"])
-        self.feats = nn.Linear(1024, 256)
+        self.feats, self.age, self.gender = published_heads(graph)
         self.drop = nn.Dropout(dropout)
-        self.age = nn.Linear(256, 101)
-        self.gender = nn.Linear(256, 1)
-        with torch.no_grad():
-            self.feats.weight.copy_(torch.from_numpy(w["feats/kernel"].T.copy()))
-            self.feats.bias.copy_(torch.from_numpy(w["feats/bias"]))
-            ak, ab = torch.from_numpy(w["age_pred/kernel"].T.copy()), torch.from_numpy(w["age_pred/bias"])
-            self.age.weight[1:] = ak  # class i of the published head is age i + 1
-            self.age.bias[1:] = ab
-            self.age.weight[0] = ak[0]
-            self.age.bias[0] = ab[0] - 1.0
-            self.gender.weight.copy_(torch.from_numpy(w["gender_pred/kernel"].T.copy()))
-            self.gender.bias.copy_(torch.from_numpy(w["gender_pred/bias"]))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         f = self.body(x)["global_pooling/Mean"]
@@ -247,15 +275,8 @@ def train_faceres(cfg: FaceResConfig, model_json: Path) -> dict[str, Any]:
         row = {"epoch": epoch, "loss": float(np.mean(losses)), "minutes": (time.time() - t0) / 60,
                **score(net, vals, cfg.size)}
         rows.append(row)
-        log.info("epoch %d: %s", epoch, row)
-        if row["monitor"] < best:
-            best = row["monitor"]
-            torch.save(net.state_dict(), out / "best.pt")
-        torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                    "epoch": epoch}, out / "last.pt")
-        (out / "log.json").write_text(json.dumps({"config": asdict(cfg), "epochs": rows}, indent=1))
-        if cfg.time_limit and (time.time() - t0) / 60 >= cfg.time_limit:
-            log.info("time limit of %.0f min reached after epoch %d", cfg.time_limit, epoch)
+        best = end_epoch(net, opt, sched, cfg, out, rows, best)
+        if time_is_up(cfg.time_limit, t0, epoch):
             break
     best_row = min(rows, key=lambda r: r["monitor"])
     return {"best": best_row, "epochs": rows}
