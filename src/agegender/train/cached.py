@@ -28,13 +28,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from numpy.typing import NDArray
-from torch import nn
 
 from ..convert.tfjs import TfjsGraph
 from ..models.faceres import VGG_MEAN_BGR
-from .faceres import end_epoch, published_heads, time_is_up
+from .faceres import FaceResNet, end_epoch, time_is_up
 from .losses import AgeLossWeights, age_distribution_loss
-from .tfjs_torch import TfjsModule
 
 log = logging.getLogger(__name__)
 AGES = torch.arange(101, dtype=torch.float32)
@@ -87,20 +85,12 @@ def cache_features(graph: TfjsGraph, chips: NDArray[np.uint8], size: int, out: P
     return np.load(out, mmap_mode="r")  # type: ignore[no-any-return]
 
 
-class TopNet(nn.Module):
+class TopNet(FaceResNet):
     """The body above ``cut`` + ``feats`` + age (101) and gender (1 logit) heads, initialised
-    from the published FaceRes (the age head's class i is age i + 1 there)."""
+    from the published FaceRes; its input is the cached activation at ``cut``."""
 
     def __init__(self, graph: TfjsGraph, cut: str = CUT, dropout: float = 0.2) -> None:
-        super().__init__()
-        self.body = TfjsModule(graph, outputs=["global_pooling/Mean"], start=cut)
-        self.feats, self.age, self.gender = published_heads(graph)
-        self.drop = nn.Dropout(dropout)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        f = self.body(x)["global_pooling/Mean"]
-        h = self.drop(F.relu(self.feats(f)))
-        return self.age(h), self.gender(h)[:, 0]
+        super().__init__(graph, dropout, start=cut)
 
 
 def bin_loss(logits: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor) -> torch.Tensor:

@@ -82,11 +82,14 @@ def time_is_up(time_limit: float | None, t0: float, epoch: int) -> bool:
 
 
 class FaceResNet(nn.Module):
-    """FaceRes body + feats + age (101) and gender (1 logit) heads; NHWC BGR-mean input."""
+    """FaceRes body + feats + age (101) and gender (1 logit) heads; NHWC BGR-mean input.
 
-    def __init__(self, graph: TfjsGraph, dropout: float = 0.2) -> None:
+    ``start``: a body node whose (NHWC) activation is the input instead of the image, so only
+    the body above it is built (the top that trains on cached activations)."""
+
+    def __init__(self, graph: TfjsGraph, dropout: float = 0.2, start: str | None = None) -> None:
         super().__init__()
-        self.body = TfjsModule(graph, outputs=["global_pooling/Mean"])
+        self.body = TfjsModule(graph, outputs=["global_pooling/Mean"], start=start)
         self.feats, self.age, self.gender = published_heads(graph)
         self.drop = nn.Dropout(dropout)
 
