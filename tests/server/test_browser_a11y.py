@@ -1,6 +1,6 @@
 """Accessibility in the browser: axe-core (vendored, test-only: tests/server/assets/)
-finds no serious or critical violation on any tab, with a result, cards and a gallery
-shown, in the light and the dark theme (WCAG 2 AA rules, colour contrast included); the
+finds no serious or critical violation on any tab, with a result, cards, a gallery and
+the Photo settings shown, in the light and the dark theme (WCAG 2 AA rules, colour contrast included); the
 result is announced in a live region; every control is reachable with the keyboard and
 shows its focus."""
 
@@ -42,6 +42,8 @@ def test_no_serious_axe_violations(
         upload(page, photos / "group_t1.jpg", photos / "astronaut.png")
         page.click('.marker[data-face="0"]')  # a selected card and marker too
         found["result, cards, gallery"] = axe_violations(page)
+        page.click("#photo-settings summary")
+        found["settings open"] = axe_violations(page)
         save_shot(page, f"a11y-photo-{scheme}")
         page.click("#tab-live")
         found["live tab"] = axe_violations(page)
@@ -80,8 +82,17 @@ def test_result_announced_and_keyboard_reaches_everything(
             if info["tag"] == "BODY":
                 break
             assert info["outline"], f"no visible focus on {info}"
-            seen.append(info["id"] or f"{info['cls'].split()[0]}:{info['face']}")
-        for want in ("tab-photo", "drop", "choose-folder", "zoom-in", "dl-json", "dl-image"):
+            name = (info["cls"].split() or [info["tag"].lower()])[0]
+            seen.append(info["id"] or f"{name}:{info['face']}")
+        for want in (
+            "tab-photo",
+            "drop",
+            "choose-folder",
+            "summary:",
+            "zoom-in",
+            "dl-json",
+            "dl-image",
+        ):
             assert want in seen, (want, " ".join(seen))
         assert sum(s.startswith("marker:") for s in seen) == 6, seen
         assert sum(s.startswith("face-card:") for s in seen) == 6, seen

@@ -53,7 +53,7 @@ def test_a_photo_above_the_limits_is_reduced_before_upload(
             page.click("#dl-json")
         result = json.loads(Path(dl.value.path()).read_text())
         w, h = result["analyzed_size"]  # what the server was sent and analyzed
-        assert max(w, h) <= 4096 and w * h <= 40_000_000
+        assert max(w, h) <= 3072 and w * h <= 40_000_000
         assert (result["width"], result["height"]) == (8000, 5538)
         assert max(f["box"][2] for f in result["faces"]) > w  # in the photo's own pixels
         with page.expect_download() as dl:

@@ -40,6 +40,7 @@ from .errors import (
     error_body,
     status_of,
 )
+from .filters import MAX_MIN_FACE, face_filter
 from .middleware import AccessLogMiddleware
 from .ratelimit import RateLimiter
 from .redact import install as install_redaction
@@ -92,7 +93,7 @@ GUARD_ERRORS: dict[int | str, dict[str, Any]] = {
     429: {"description": "rate limited; see Retry-After"},
 }
 ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "not a decodable image, no 'image' field, or more than one file"},
+    400: {"description": "not a decodable image, no 'image' field, more than one file, bad query"},
     **GUARD_ERRORS,
     413: {"description": "body above max_upload_bytes, or image above max_pixels (header)"},
     415: {"description": "content type not accepted"},
@@ -115,6 +116,19 @@ PREVIEW = Query(
     description="0 (default): no preview; 1..2048: the answer's 'preview' is a data: URL of "
     "the decoded image as a JPEG at most this many px on its long side (for clients that "
     "cannot decode the format, e.g. TIFF in a browser)",
+)
+#: ``?threshold=T&min_face=PX`` on /v1/analyze and /v1/annotate (:mod:`.filters`)
+THRESHOLD = Query(
+    None,
+    description="0..1: report only the faces detected with at least this score; empty (default): "
+    "the detector's own. It filters the server's detector's faces, so a value below that "
+    "detector's own threshold (GET /healthz: detector.threshold) changes nothing",
+)
+MIN_FACE = Query(
+    None,
+    description=f"0..{MAX_MIN_FACE}: report only the faces whose shorter box side is at least "
+    "this many pixels of the uploaded image; empty or 0 (default): the detector's own "
+    "(GET /healthz: detector.min_face), which applies in any case",
 )
 
 
@@ -285,6 +299,7 @@ def create_app(settings: ServerSettings | None = None, analyzer: Any = None) -> 
             "version": __version__,
             "models_loaded": service.loaded,
             "limits": limits,
+            "detector": service.detector_options(),  # its threshold/min_face: the page's floor
         }
 
     @app.get(
@@ -308,34 +323,7 @@ def create_app(settings: ServerSettings | None = None, analyzer: Any = None) -> 
             }
             for r in all_records()
         ]
-        from ..models.profiles import DEFAULT, get_profile
-
-        running = service.describe()  # None until the models are loaded
-        if running is not None:
-            in_use = {
-                "detector": running["detector"]["name"],
-                "detector_chain": running["detector"]["chain"],
-                "age": running["age_model"],
-                "gender": running["gender_model"],
-                "profile": running["profile"]["name"],
-                "license": running["profile"]["license"],
-                "models": running["models"],
-                "versions": running["versions"],
-            }
-            return {"models": rows, "in_use": in_use}
-        prof = get_profile(settings.profile)
-
-        def resolved(spec: str | None, default: str) -> str | None:
-            return default if spec == DEFAULT else spec
-
-        in_use = {
-            "detector": settings.detector,
-            "age": resolved(settings.age_model, prof.age_model),
-            "gender": resolved(settings.gender_model, prof.gender_model),
-            "profile": prof.name,
-            "license": prof.license,
-        }
-        return {"models": rows, "in_use": in_use}
+        return {"models": rows, "in_use": service.in_use()}
 
     @app.post(
         "/v1/analyze",
@@ -349,11 +337,14 @@ def create_app(settings: ServerSettings | None = None, analyzer: Any = None) -> 
         request: Request,
         gender_min_confidence: str | None = MIN_CONFIDENCE,
         preview: int = PREVIEW,
+        threshold: str | None = THRESHOLD,
+        min_face: str | None = MIN_FACE,
     ) -> JSONResponse:
-        threshold = _threshold(gender_min_confidence, settings.gender_min_confidence)
+        gender = _threshold(gender_min_confidence, settings.gender_min_confidence)
+        keep = face_filter(threshold, min_face)
         upload = await read_upload(request, settings)
-        done = await service.analyze(upload, preview=preview)
-        body = done.result.to_dict(gender_min_confidence=threshold)
+        done = await service.analyze(upload, preview=preview, keep=keep)
+        body = done.result.to_dict(gender_min_confidence=gender)
         if done.preview is not None:
             body["preview"] = "data:image/jpeg;base64," + base64.b64encode(done.preview).decode()
         return JSONResponse(body)
@@ -366,10 +357,16 @@ def create_app(settings: ServerSettings | None = None, analyzer: Any = None) -> 
         response_class=Response,
         summary="The image with boxes, landmarks and labels drawn, as a JPEG",
     )
-    async def annotate(request: Request, gender_min_confidence: str | None = MIN_CONFIDENCE) -> Response:
-        threshold = _threshold(gender_min_confidence, settings.gender_min_confidence)
+    async def annotate(
+        request: Request,
+        gender_min_confidence: str | None = MIN_CONFIDENCE,
+        threshold: str | None = THRESHOLD,
+        min_face: str | None = MIN_FACE,
+    ) -> Response:
+        gender = _threshold(gender_min_confidence, settings.gender_min_confidence)
+        keep = face_filter(threshold, min_face)
         upload = await read_upload(request, settings)
-        done = await service.analyze(upload, annotate=True, gender_min_confidence=threshold)
+        done = await service.analyze(upload, annotate=True, gender_min_confidence=gender, keep=keep)
         headers = {"X-Faces": str(len(done.result.faces))}
         return Response(done.jpeg, media_type="image/jpeg", headers=headers)
 

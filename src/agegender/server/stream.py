@@ -30,13 +30,13 @@ import contextlib
 import functools
 import json
 import logging
-import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import AgeGenderError
 from .errors import BadRequestError, PayloadTooLargeError, error_body
+from .filters import check_filter, keep_faces
 from .uploads import check_image
 from .worker import AnalysisService
 
@@ -50,7 +50,6 @@ log = logging.getLogger(__name__)
 
 #: the frame rate assumed for the tracker's time constants (a browser sends 5-20 fps)
 LIVE_FPS = 10.0
-MAX_MIN_FACE = 2000
 
 
 class LiveSession:
@@ -67,38 +66,17 @@ class LiveSession:
         """Set ``threshold`` and/or ``min_face``; returns the options now in force.
 
         Raises:
-            BadRequestError: a value of the wrong type or out of range.
+            BadRequestError: a value of the wrong type or out of range
+                (:func:`~agegender.server.filters.check_filter`).
         """
-        threshold, min_face = self.threshold, self.min_face
-        if "threshold" in message:
-            t = message["threshold"]
-            if t is not None and (
-                isinstance(t, bool) or not isinstance(t, int | float) or not 0.0 <= t <= 1.0
-            ):
-                raise BadRequestError(f"threshold must be a number within 0..1 or null, got {t!r}")
-            threshold = None if t is None else float(t)
-        if "min_face" in message:
-            m = message["min_face"]
-            ok = isinstance(m, int | float) and not isinstance(m, bool) and math.isfinite(m)
-            if not ok or not 0 <= m <= MAX_MIN_FACE:
-                raise BadRequestError(
-                    f"min_face must be a number of pixels within 0..{MAX_MIN_FACE}, got {m!r}"
-                )
-            min_face = int(m)
-        self.threshold, self.min_face = threshold, min_face
+        self.threshold, self.min_face = check_filter(
+            message.get("threshold", self.threshold), message.get("min_face", self.min_face)
+        )
         return {"threshold": self.threshold, "min_face": self.min_face}
 
     def _keep(self, faces: Faces) -> Faces:
         """The detections this connection's ``threshold`` and ``min_face`` allow."""
-        if not len(faces) or (self.threshold is None and self.min_face <= 0):
-            return faces
-        keep = np.ones(len(faces), bool)
-        if self.threshold is not None:
-            keep &= faces.scores >= self.threshold
-        if self.min_face > 0:
-            b = faces.boxes
-            keep &= np.minimum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) >= self.min_face
-        return faces[keep]
+        return keep_faces(faces, self.threshold, self.min_face)
 
     def process(self, analyzer: Any, rgb: NDArray[np.uint8], index: int) -> Faces:
         """Detect, keep the faces the options allow, track, estimate, aggregate (model

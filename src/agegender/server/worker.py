@@ -60,8 +60,12 @@ class Analysis:
     preview: bytes | None = None  # a downscaled JPEG of the decoded image, if asked
 
 
-def annotated_jpeg(rgb: NDArray[np.uint8], faces: Faces, quality: int = 90,
-                   gender_min_confidence: float | None = None) -> bytes:
+def annotated_jpeg(
+    rgb: NDArray[np.uint8],
+    faces: Faces,
+    quality: int = 90,
+    gender_min_confidence: float | None = None,
+) -> bytes:
     """The annotated image (boxes, landmarks, labels) as JPEG bytes."""
     from PIL import Image
 
@@ -69,7 +73,8 @@ def annotated_jpeg(rgb: NDArray[np.uint8], faces: Faces, quality: int = 90,
 
     buf = io.BytesIO()
     annotate(Image.fromarray(rgb), faces, gender_min_confidence=gender_min_confidence).save(
-        buf, "JPEG", quality=quality)
+        buf, "JPEG", quality=quality
+    )
     return buf.getvalue()
 
 
@@ -110,6 +115,53 @@ class AnalysisService:
         while the models are not loaded."""
         an = self._analyzer
         return None if an is None else an.describe()  # type: ignore[no-any-return]
+
+    def in_use(self) -> dict[str, Any]:
+        """The models this server runs (``/v1/models``' ``in_use``): from the loaded
+        Analyzer, else (before the first analysis) as the settings resolve them."""
+        from ..models.profiles import DEFAULT, get_profile
+
+        running = self.describe()
+        if running is not None:
+            return {
+                "detector": running["detector"]["name"],
+                "detector_chain": running["detector"]["chain"],
+                "age": running["age_model"],
+                "gender": running["gender_model"],
+                "profile": running["profile"]["name"],
+                "license": running["profile"]["license"],
+                "models": running["models"],
+                "versions": running["versions"],
+            }
+        s = self.settings
+        prof = get_profile(s.profile)
+
+        def resolved(spec: str | None, default: str) -> str | None:
+            return default if spec == DEFAULT else spec
+
+        return {
+            "detector": s.detector,
+            "age": resolved(s.age_model, prof.age_model),
+            "gender": resolved(s.gender_model, prof.gender_model),
+            "profile": prof.name,
+            "license": prof.license,
+        }
+
+    def detector_options(self) -> dict[str, Any] | None:
+        """The running detector's ``name`` and the ``threshold`` and ``min_face`` it was
+        created with (a cascade's: its first stage's; None where a detector has none), or
+        None while the models are not loaded (or a stand-in analyzer has no detector)."""
+        detector = getattr(self._analyzer, "detector", None)
+        if detector is None:
+            return None
+        from ..inventory import detector_chain
+
+        first = detector_chain(detector)[0]
+        return {
+            "name": getattr(detector, "name", None),
+            "threshold": getattr(first, "threshold", None),
+            "min_face": getattr(first, "min_face", None),
+        }
 
     def analyzer(self) -> Any:
         """The shared Analyzer, created on first use (normally on the model thread)."""
@@ -153,12 +205,15 @@ class AnalysisService:
         process: Callable[[Any, NDArray[np.uint8]], Faces] | None = None,
         preview: int = 0,
         gender_min_confidence: float | None = None,
+        keep: Callable[[Faces], Faces] | None = None,
     ) -> Analysis:
         """Decode and analyze an upload within the time limit.
 
         ``process(analyzer, rgb)``, when given, runs on the model thread instead of
         ``analyzer.analyze`` (the live stream's per-connection tracking).
         ``gender_min_confidence``: the annotated image's threshold (default: the settings').
+        ``keep(faces)``, when given, picks the faces the result holds and the image shows
+        (a request's :func:`~agegender.server.filters.keep_faces`).
 
         Raises:
             BusyError: ``max_pending`` analyses are already waiting.
@@ -172,9 +227,12 @@ class AnalysisService:
         self.pending += 1
         # the work runs as its own task, so that a time-out answers at once while work
         # that has started finishes (and gives back its pixels) in the background
-        threshold = (self.settings.gender_min_confidence if gender_min_confidence is None
-                     else gender_min_confidence)
-        task = asyncio.ensure_future(self._run(upload, annotate, process, preview, threshold))
+        threshold = (
+            self.settings.gender_min_confidence
+            if gender_min_confidence is None
+            else gender_min_confidence
+        )
+        task = asyncio.ensure_future(self._run(upload, annotate, process, preview, threshold, keep))
         try:
             return await asyncio.wait_for(
                 asyncio.shield(task), timeout=self.settings.request_timeout
@@ -214,6 +272,7 @@ class AnalysisService:
         process: Callable[[Any, NDArray[np.uint8]], Faces] | None = None,
         preview: int = 0,
         gender_min_confidence: float = 0.5,
+        keep: Callable[[Faces], Faces] | None = None,
     ) -> Analysis:
         t0 = time.perf_counter()
         limit = self.settings.max_pixels
@@ -229,16 +288,22 @@ class AnalysisService:
                 faces = await self._call(self._model, self._analyze, rgb)
             else:
                 faces = await self._call(self._model, self._process, process, rgb)
+            if keep is not None:
+                faces = keep(faces)
             jpeg = None
             if annotate:
-                jpeg = await self._call(self._io, annotated_jpeg, rgb, faces, 90, gender_min_confidence)
+                jpeg = await self._call(
+                    self._io, annotated_jpeg, rgb, faces, 90, gender_min_confidence
+                )
             small = await self._call(self._io, preview_jpeg, rgb, preview) if preview else None
             h, w = rgb.shape[:2]
             del rgb  # before its pixels are given back
         finally:
             self.budget.release(pixels)
         result = Result(upload.name, faces, width=w, height=h)
-        return Analysis(result=result, ms=(time.perf_counter() - t0) * 1000.0, jpeg=jpeg, preview=small)
+        return Analysis(
+            result=result, ms=(time.perf_counter() - t0) * 1000.0, jpeg=jpeg, preview=small
+        )
 
     async def _decode(self, upload: Upload, limit: int) -> NDArray[np.uint8]:
         decode = partial(decode_image, upload.data, max_pixels=limit, name=upload.name)

@@ -4,8 +4,9 @@
 
 import { initKey, loadModels } from "./about.js";
 import { fitStage, initLive, stopLive } from "./live.js";
-import { addFiles, filesOfDrop, initBatch } from "./batch.js";
-import { initResult } from "./photo.js";
+import { addFiles, filesOfDrop, initBatch, renderGallery } from "./batch.js";
+import { initResult, layout, refresh } from "./photo.js";
+import { initSettings } from "./settings.js";
 import { loadLimits } from "./upload.js";
 import { $ } from "./util.js";
 
@@ -101,6 +102,14 @@ function initPhoto() {
   });
   initResult();
   initBatch();
+  initSettings((what) => {
+    if (what === "drawing") {
+      layout();
+      return;
+    }
+    refresh();
+    renderGallery();
+  });
   loadLimits();
 }
 

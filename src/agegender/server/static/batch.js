@@ -3,8 +3,9 @@
 // all results export as CSV (one row per face, the CLI's columns) and JSON.
 "use strict";
 
-import { markStale, showResult, shown } from "./photo.js";
+import { dropPending, markStale, showPending, showResult, shown } from "./photo.js";
 import { inReadingOrder } from "./place.js";
+import { keep } from "./settings.js";
 import { decode, limits, prepare, send, toOriginal } from "./upload.js";
 import { $, announce, download, el, setStatus } from "./util.js";
 
@@ -92,6 +93,8 @@ async function analyzeOne(item, signal) {
   const { file } = item;
   progress(item, `Preparing ${item.name}…`);
   const bitmap = await decode(file);
+  // the photo chosen is shown at once, while it is sent and analyzed
+  if (bitmap && queue.openFirst) showPending({ bitmap, name: item.name });
   let prep = await prepare(file, bitmap);
   const name = file.name || "pasted.png";
   const onProgress = (p) => {
@@ -153,17 +156,19 @@ async function run() {
           queue.openFirst = false;
           open(item); // announces the result in full
         } else {
-          const n = item.entry.result.faces.length;
+          const n = keep(item.entry.result).faces.length;
           announce(`${item.name}: ${n === 0 ? "no face found" : `${n} face${n === 1 ? "" : "s"} found`}.`);
         }
       } catch (err) {
         item.state = err.name === "AbortError" ? "cancelled" : "error";
         item.error = err.message || String(err);
+        const why = item.state === "error" ? "the photo you just chose could not be analyzed" : "";
         if (item.state === "error") {
           setStatus($("#photo-status"), `${item.name}: ${item.error}`, "error");
           announce(`${item.name}: ${item.error}`);
-          if (queue.openFirst) markStale("the photo you just chose could not be analyzed");
         }
+        if (shown.entry?.pending) dropPending(why);
+        else if (why && queue.openFirst) markStale(why);
       }
       renderGallery();
     }
@@ -205,13 +210,14 @@ function open(item) {
 
 function caption(item) {
   if (item.state === "done") {
-    const n = item.entry.result.faces.length;
+    const n = keep(item.entry.result).faces.length;
     return `${n} face${n === 1 ? "" : "s"}`;
   }
   return { waiting: "waiting", working: "analyzing…", error: "error", cancelled: "cancelled" }[item.state];
 }
 
-function renderGallery() {
+/** Draw the gallery again (e.g. after the settings changed its face counts). */
+export function renderGallery() {
   const items = queue.items;
   $("#gallery").hidden = items.length < 2;
   const done = items.filter((i) => i.state === "done").length;
@@ -219,13 +225,13 @@ function renderGallery() {
   $("#export-csv").disabled = $("#export-json").disabled = !done;
   const list = $("#gallery-list");
   list.replaceChildren(...items.map((item) => {
-    const current = shown.entry && item.entry === shown.entry;
+    const current = shown.source && item.entry === shown.source;
     const pic = item.thumb ? el("img", { src: item.thumb, alt: "" }) : el("span", { className: "ph" });
     const b = el("button", { type: "button", className: `shot ${item.state}`, disabled: item.state !== "done" },
       pic, el("span", { className: "shot-name" }, item.name), el("span", { className: "shot-n" }, caption(item)));
     b.title = item.error || item.name;
     b.dataset.state = item.state;
-    if (item.state === "done") b.dataset.faces = String(item.entry.result.faces.length);
+    if (item.state === "done") b.dataset.faces = String(keep(item.entry.result).faces.length);
     if (item.error) b.append(el("span", { className: "visually-hidden" }, `: ${item.error}`));
     if (current) b.setAttribute("aria-current", "true");
     b.addEventListener("click", () => {
@@ -252,7 +258,7 @@ export function toCsv(items) {
   const rows = [CSV_COLUMNS.join(",")];
   for (const item of items) {
     if (item.state !== "done" && item.state !== "error") continue;
-    const faces = item.state === "done" ? item.entry.result.faces : [];
+    const faces = item.state === "done" ? keep(item.entry.result).faces : [];
     const base = { source: item.name, error: item.state === "error" ? item.error : "" };
     const list = faces.length ? faces.map((f, i) => ({
       ...base, face: i + 1, x1: f.box[0], y1: f.box[1], x2: f.box[2], y2: f.box[3], score: f.score,
@@ -266,7 +272,7 @@ export function toCsv(items) {
 
 function toJson(items) {
   return items.filter((i) => i.state === "done" || i.state === "error").map((i) => (i.state === "done"
-    ? { ...i.entry.result, source: i.name }
+    ? { ...keep(i.entry.result), source: i.name }
     : { source: i.name, faces: [], error: { type: "Error", message: i.error } }));
 }
 

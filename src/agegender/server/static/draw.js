@@ -61,7 +61,8 @@ export function canvasBoxes(faces, scale, W, mirror = false) {
  * Boxes and landmarks; the selected face drawn thicker, with an outer ring.
  * Female boxes are solid, male ones dashed, so the box does not tell by colour alone.
  */
-export function drawBoxes(ctx, faces, boxes, { scale = 1, mirror = false, lw = 2, selected = -1, palette = colors() } = {}) {
+export function drawBoxes(ctx, faces, boxes, { scale = 1, mirror = false, lw = 2, selected = -1, palette = colors(),
+  draw = { boxes: true, landmarks: true } } = {}) {
   const W = ctx.canvas.width;
   ctx.save();
   faces.forEach((f, i) => {
@@ -73,9 +74,11 @@ export function drawBoxes(ctx, faces, boxes, { scale = 1, mirror = false, lw = 2
     ctx.strokeStyle = fill;
     ctx.shadowColor = "rgba(0,0,0,0.45)";
     ctx.shadowBlur = lw * 2;
-    roundRect(ctx, b.x, b.y, b.w, b.h, Math.min(10, b.w / 8));
-    ctx.stroke();
-    if (strong) {
+    if (draw.boxes) {
+      roundRect(ctx, b.x, b.y, b.w, b.h, Math.min(10, b.w / 8));
+      ctx.stroke();
+    }
+    if (strong) { // the selection ring, with or without boxes
       ctx.setLineDash([]);
       ctx.lineWidth = lw;
       ctx.strokeStyle = palette.selected;
@@ -83,7 +86,7 @@ export function drawBoxes(ctx, faces, boxes, { scale = 1, mirror = false, lw = 2
       ctx.stroke();
     }
     ctx.shadowBlur = 0;
-    if (f.landmarks && b.w > lw * 12) {
+    if (draw.landmarks && f.landmarks && b.w > lw * 12) {
       ctx.fillStyle = fill;
       for (const [lx, ly] of f.landmarks) {
         const x = mirror ? W - lx * scale : lx * scale;
@@ -124,15 +127,18 @@ export function drawLeaders(ctx, boxes, spots, { lw = 1.5, color = "#fff" } = {}
 /**
  * Everything on the canvas itself: boxes, landmarks, and a numbered label per face placed
  * without collisions (for the saved picture and the Live overlay). `names[i]` is the
- * marker's text (the face's number, or a track id). Sets canvas.dataset.boxes.
- * Returns the label spots (canvas pixels).
+ * marker's text (the face's number, or a track id); `draw` turns boxes, landmarks and
+ * labels on or off. Sets canvas.dataset.boxes. Returns the label spots (canvas pixels).
  */
-export function drawAnnotated(ctx, faces, { scale = 1, mirror = false, fontPx = 14, selected = -1, names = null, palette = colors() } = {}) {
+export function drawAnnotated(ctx, faces, { scale = 1, mirror = false, fontPx = 14, selected = -1, names = null, palette = colors(),
+  draw = { boxes: true, landmarks: true, labels: true } } = {}) {
   const W = ctx.canvas.width;
   const H = ctx.canvas.height;
   const lw = Math.max(1.5, fontPx / 7);
   const boxes = canvasBoxes(faces, scale, W, mirror);
-  drawBoxes(ctx, faces, boxes, { scale, mirror, lw, selected, palette });
+  drawBoxes(ctx, faces, boxes, { scale, mirror, lw, selected, palette, draw });
+  ctx.canvas.dataset.boxes = String(faces.length);
+  if (!draw.labels) return faces.map(() => null);
   ctx.save();
   ctx.font = `650 ${fontPx}px ${FONT}`;
   ctx.textBaseline = "middle";
@@ -178,6 +184,5 @@ export function drawAnnotated(ctx, faces, { scale = 1, mirror = false, fontPx = 
     }
   });
   ctx.restore();
-  ctx.canvas.dataset.boxes = String(faces.length);
   return spots;
 }

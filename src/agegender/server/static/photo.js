@@ -4,13 +4,21 @@
 
 import { SAVED_PALETTE, canvasBoxes, drawAnnotated, drawBoxes, drawLeaders, faceSentence, labelTexts } from "./draw.js";
 import { placeLabels } from "./place.js";
+import { drawing, keep } from "./settings.js";
 import { closeSheet, initPinch, keepAboveSheet, narrow, openSheet } from "./touch.js";
 import { $, $$, announce, dash, download, el, genderClass, pct, stem } from "./util.js";
 
-/** The result shown: {bitmap, result, name}; selected: face index or -1. */
-export const shown = { entry: null, selected: -1, spots: [], boxes: [], zoom: 1 };
+/**
+ * The result shown: entry {bitmap, result, name} with the faces the settings keep (its
+ * `pending` is true while the photo is analyzed); source: the entry as the server answered;
+ * previous: the last answered entry, shown again if a pending photo fails; selected: face
+ * index or -1.
+ */
+export const shown = { entry: null, source: null, previous: null, selected: -1, spots: [], boxes: [], zoom: 1 };
 const ZOOMS = [1, 2, 3, 4]; // the buttons' steps; a pinch zooms anywhere between
-const LEVELS = 4; // label forms: full, short, the tag alone, the tag alone made small
+// label forms: full, short, the tag alone, the tag alone made small, smaller still (the
+// last resort of a crowd: placeLabels' nearestFree)
+const LEVELS = 5;
 
 const MAX_ZOOM = 4; // small photos are shown up to 4x larger
 const SAVE_MIN_SIDE = 1200; // a saved picture is at least this large (small photos upscaled)
@@ -46,6 +54,13 @@ function placeMarkers(cw, ch) {
   const layer = $("#markers");
   const markers = $$(".marker", layer);
   const boxes = canvasBoxes(result.faces, cw / result.width, cw);
+  shown.boxes = boxes;
+  layer.classList.toggle("off", !drawing().labels);
+  if (!drawing().labels) { // labels off: the cards (and a tap on a face) still select
+    shown.spots = [];
+    $("#markers-note").hidden = true;
+    return;
+  }
   const sizes = markers.map(() => []);
   // measure each form of each label (DOM sizes: the fonts the visitor sees)
   for (let level = 0; level < LEVELS; level++) {
@@ -59,7 +74,7 @@ function placeMarkers(cw, ch) {
   // no marker may cover another face (in a crowd the small tag may sit on its own face)
   // and few leader lines: the full text may go 2 rings away, the short form 1, the tag
   // alone only next to its box; the small tag next to it, on its own face, or further away
-  const spots = placeLabels(boxes, sizes, cw, ch, { gap: 2, noCover: true, rings: [2, 1, 0, 400] });
+  const spots = placeLabels(boxes, sizes, cw, ch, { gap: 2, noCover: true, rings: [2, 1, 0, 400, 400] });
   markers.forEach((m, i) => {
     const s = spots[i];
     m.hidden = !s;
@@ -75,7 +90,6 @@ function placeMarkers(cw, ch) {
     ? `${hidden} face${hidden === 1 ? " has" : "s have"} no room for a marker at this size; see the cards below.`
     : "";
   shown.spots = spots;
-  shown.boxes = boxes;
 }
 
 /** Draw the picture, the boxes and the leader lines (the labels themselves are buttons). */
@@ -90,7 +104,7 @@ function paint() {
   const scale = canvas.width / result.width;
   const boxes = canvasBoxes(result.faces, scale, canvas.width);
   const lw = Math.max(1.5, 2 * k);
-  drawBoxes(ctx, result.faces, boxes, { scale, lw, selected: shown.selected });
+  drawBoxes(ctx, result.faces, boxes, { scale, lw, selected: shown.selected, draw: drawing() });
   const spots = shown.spots.map((s) => s && { ...s, x: s.x * k, y: s.y * k, w: s.w * k, h: s.h * k });
   drawLeaders(ctx, boxes, spots, { lw: 1.5 * k });
 }
@@ -257,7 +271,7 @@ function marker(f, i) {
     el("span", { className: "visually-hidden" }, "Face "),
     el("span", { className: "num" }, String(i + 1)), el("span", { className: "txt" }),
     el("span", { className: "visually-hidden" }, more));
-  m._texts = [...labelTexts(f), ""];
+  m._texts = [...labelTexts(f), "", ""];
   m.dataset.face = String(i);
   m.setAttribute("aria-pressed", "false");
   m.addEventListener("click", (e) => {
@@ -270,21 +284,90 @@ function marker(f, i) {
 
 // ----------------------------------------------------------------------------- show
 
-/** Show one analyzed photo: entry = {bitmap, result, name}. */
-export function showResult(entry) {
+/** The picture and the result area shown, nothing selected, at fit; the pending note gone. */
+function open(entry) {
   shown.entry = entry;
   shown.selected = -1;
   closeSheet();
   setZoom(1);
-  const { result } = entry;
-  const faces = result.faces;
   document.body.classList.add("has-result");
-  $("#photo-result").hidden = false;
-  $("#photo-result").classList.remove("stale");
-  $("#photo-result").dataset.source = entry.name;
+  const area = $("#photo-result");
+  area.hidden = false;
+  area.classList.remove("stale");
+  area.classList.toggle("pending", Boolean(entry.pending));
+  area.setAttribute("aria-busy", String(Boolean(entry.pending)));
+  // data-source names the photo whose answer is shown; data-pending the one on its way
+  if (entry.pending) {
+    delete area.dataset.source;
+    area.dataset.pending = entry.name;
+  } else {
+    area.dataset.source = entry.name;
+    delete area.dataset.pending;
+  }
+  $(".pending-note")?.remove();
+  $("#dl-json").disabled = $("#dl-image").disabled = Boolean(entry.pending);
+  $("#photo-summary").textContent = `${entry.name} \u00b7 ${entry.width || entry.result.width}\u00d7${entry.height || entry.result.height}`;
+}
+
+/**
+ * Show a photo at once while it is sent and analyzed: entry = {bitmap, name}. Its answer
+ * replaces it (showResult); if it fails, dropPending shows the previous result again.
+ */
+export function showPending(entry) {
+  if (shown.source) shown.previous = shown.source;
+  shown.source = null;
+  const { width, height } = entry.bitmap;
+  open({ ...entry, result: { width, height, faces: [] }, pending: true });
+  $("#photo-title").textContent = "Analyzing\u2026";
+  $("#photo-canvas").setAttribute("aria-label", `${entry.name}: being analyzed`);
+  $("#markers").replaceChildren();
+  $("#face-cards").replaceChildren();
+  $("#no-faces").hidden = true;
+  $("#picture").append(el("span", { className: "pending-note" }, "Analyzing\u2026"));
+  layout();
+}
+
+/** The pending photo failed or was cancelled: the previous result again (marked), or none. */
+export function dropPending(why = "") {
+  if (!shown.entry?.pending) return;
+  const previous = shown.previous;
+  shown.entry = null;
+  $(".pending-note")?.remove();
+  if (!previous) {
+    delete $("#photo-result").dataset.pending;
+    $("#photo-result").hidden = true;
+    $("#photo-result").classList.remove("pending");
+    $("#photo-result").setAttribute("aria-busy", "false");
+    document.body.classList.remove("has-result");
+    return;
+  }
+  showResult(previous, { quiet: true });
+  if (why) markStale(why);
+}
+
+/** Show the result shown again under the settings now in force (they changed). */
+export function refresh() {
+  const entry = shown.source;
+  if (!entry || shown.entry?.pending) return;
+  showResult(entry, { quiet: true });
+  const { faces, filtered } = shown.entry.result;
+  announce(filtered ? `Showing ${faces.length} of the ${filtered.faces_found} faces found.`
+    : `Showing all ${faces.length} face${faces.length === 1 ? "" : "s"} found.`);
+}
+
+/** Show one analyzed photo: entry = {bitmap, result, name}; the settings choose the faces. */
+export function showResult(entry, { quiet = false } = {}) {
+  shown.source = entry;
+  shown.previous = entry;
+  open({ ...entry, result: keep(entry.result) });
+  const { result } = shown.entry;
+  const faces = result.faces;
   const n = faces.length;
   $("#photo-title").textContent = `${n} face${n === 1 ? "" : "s"}`;
-  $("#photo-summary").textContent = `${entry.name} \u00b7 ${entry.width || result.width}\u00d7${entry.height || result.height}`;
+  if (result.filtered) {
+    const hidden = result.filtered.faces_found - n;
+    $("#photo-summary").textContent += ` \u00b7 ${hidden} more hidden by the settings`;
+  }
   $("#photo-canvas").setAttribute("aria-label",
     `${entry.name}: the photo with ${n} face${n === 1 ? "" : "s"} marked and numbered; the cards list them.`);
   const layer = $("#markers");
@@ -293,7 +376,9 @@ export function showResult(entry) {
   $("#no-faces").hidden = n !== 0;
   layout();
   requestAnimationFrame(layout); // again once laid out (scroll bars may have come or gone)
-  announce(`${entry.name}: ${n === 0 ? "no face found" : `${n} face${n === 1 ? "" : "s"} found`}. ` +
+  if (quiet) return;
+  const more = result.filtered ? ` (${result.filtered.faces_found - n} more hidden by the settings)` : "";
+  announce(`${entry.name}: ${n === 0 ? "no face found" : `${n} face${n === 1 ? "" : "s"} found`}${more}. ` +
     faces.slice(0, 5).map((f, i) => faceSentence(f, i + 1)).join(". "));
 }
 
@@ -315,7 +400,7 @@ export function annotatedBlob(entry) {
   ctx.drawImage(bitmap, 0, 0, c.width, c.height);
   const fontPx = Math.max(13, Math.round(Math.max(c.width, c.height) / 85));
   // the light theme's colours: the saved picture does not depend on the viewer's theme
-  drawAnnotated(ctx, result.faces, { scale: c.width / result.width, fontPx, palette: SAVED_PALETTE });
+  drawAnnotated(ctx, result.faces, { scale: c.width / result.width, fontPx, palette: SAVED_PALETTE, draw: drawing() });
   return new Promise((resolve) => c.toBlob(resolve, "image/jpeg", 0.92));
 }
 

@@ -51,6 +51,29 @@ function* candidates(b, w, h, gap, W, H, maxRing, onOwn = false) {
 }
 
 /**
+ * The free spot for a w x h tag nearest to box b anywhere in the picture (a grid of a
+ * third of the tag's height), covering no other face: the last resort of a crowd, where
+ * the rings around the box missed the gaps between the labels already placed. Or null.
+ */
+function nearestFree(b, i, w, h, boxes, placed, W, H) {
+  const cx = b.x + b.w / 2;
+  const cy = b.y + b.h / 2;
+  const step = Math.max(1, h / 3);
+  const spots = [];
+  for (let y = 0; y <= H - h; y += step) {
+    for (let x = 0; x <= W - w; x += step) spots.push([x, y, Math.hypot(x + w / 2 - cx, y + h / 2 - cy)]);
+  }
+  spots.sort((p, q) => p[2] - q[2]);
+  for (const [x, y] of spots) {
+    const r = { x, y, w, h };
+    if (placed.some((p) => overlaps(r, p))) continue;
+    if (boxes.some((o, j) => j !== i && overlapArea(r, o) > 0)) continue;
+    return r;
+  }
+  return null;
+}
+
+/**
  * Place one label per face.
  *
  * boxes: [{x, y, w, h}] in the picture's coordinates (any unit); sizes[i]: the label's
@@ -60,25 +83,39 @@ function* candidates(b, w, h, gap, W, H, maxRing, onOwn = false) {
  * face whose shortest label finds no free spot at all.
  *
  * noCover (the page's markers): no form, not even the tag alone, may cover another
- * face; the tag alone may instead sit on its own face. Off by default (the Python mirror,
+ * face; the tag alone may instead sit on its own face, or, where the rings find no free
+ * spot, on the nearest free spot of the picture (nearestFree), and sizes[i]'s last form
+ * (the smallest tag) is used only there. When faces are still left without a spot, they
+ * are placed first in a second try. Off by default (the Python mirror,
  * agegender.labels.place_labels, places the saved pictures' labels that way).
  */
 export function placeLabels(boxes, sizes, W, H, { gap = 2, rings = [3, 6, 400], noCover = false } = {}) {
-  const placed = [];
-  const out = new Array(boxes.length).fill(null);
   // top to bottom, then left to right: neighbours compete in a stable order
   const order = boxes.map((_, i) => i).sort((i, j) => boxes[i].y - boxes[j].y || boxes[i].x - boxes[j].x);
+  const out = placeInOrder(order, boxes, sizes, W, H, { gap, rings, noCover });
+  const left = order.filter((i) => !out[i]);
+  if (!noCover || !left.length) return out;
+  // a crowd where some face found no spot: those faces first, once, if that leaves fewer out
+  const again = placeInOrder([...left, ...order.filter((i) => out[i])], boxes, sizes, W, H, { gap, rings, noCover });
+  return again.filter((s) => !s).length < left.length ? again : out;
+}
+
+function placeInOrder(order, boxes, sizes, W, H, { gap, rings, noCover }) {
+  const placed = [];
+  const out = new Array(boxes.length).fill(null);
   for (const i of order) {
     const b = boxes[i];
     const levels = sizes[i];
+    // with noCover the smallest form is kept for the last resort (nearestFree)
+    const n = noCover && levels.length > 1 ? levels.length - 1 : levels.length;
     let best = null;
-    for (let level = 0; level < levels.length && !best; level++) {
+    for (let level = 0; level < n && !best; level++) {
       const { w, h } = levels[level];
       if (w > W || h > H) continue;
-      const maxRing = level === levels.length - 1 ? rings[rings.length - 1] : rings[Math.min(level, rings.length - 1)];
+      const maxRing = level === n - 1 ? rings[rings.length - 1] : rings[Math.min(level, rings.length - 1)];
       let bestCost = Infinity;
       let tried = 0;
-      const last = level === levels.length - 1;
+      const last = level === n - 1;
       const onOwn = noCover && last;
       for (let [x, y] of candidates(b, w, h, gap, W, H, maxRing, onOwn)) {
         tried++;
@@ -102,6 +139,11 @@ export function placeLabels(boxes, sizes, W, H, { gap = 2, rings = [3, 6, 400], 
         // a pin on its own face beats a spot further away with a leader line
         if (onOwn && tried === 12 && best) break;
       }
+    }
+    // the last resort of a crowd: the nearest free spot anywhere, in the last two forms
+    for (let level = n - 1; noCover && !best && level >= 0 && level < levels.length; level++) {
+      const spot = nearestFree(b, i, levels[level].w, levels[level].h, boxes, placed, W, H);
+      if (spot) best = { level, ...spot };
     }
     if (best) {
       const near = distToRect(best.x + best.w / 2, best.y + best.h / 2, b);

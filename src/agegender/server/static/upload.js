@@ -3,11 +3,16 @@
 // and turn every failure into a message the visitor can act on.
 "use strict";
 
+import { setDetector } from "./settings.js";
 import { authHeaders, serverMessage, unreachable } from "./util.js";
 
 /** The server's limits; /healthz may state its own ("limits"), else these defaults. */
 export const limits = { maxBytes: 10_000_000, maxPixels: 40_000_000 };
-const MAX_SEND_SIDE = 4096; // larger photos are sent at this size: faces need no more
+// larger photos are sent at this size: on a 6x6 mosaic of a group photo (7680x5316, 216
+// faces of about 64 px) the server finds the same faces from 3072 px as from the whole
+// photo, ages within 0.8 y on average, no gender changed; 1.8x fewer pixels than 4096 and
+// 1.5x fewer bytes (JPEG at 0.9: 2.2 MB instead of 3.5)
+const MAX_SEND_SIDE = 3072;
 const JPEG_QUALITY = 0.9;
 
 export async function loadLimits() {
@@ -16,6 +21,7 @@ export async function loadLimits() {
     const body = await res.json();
     if (body.limits?.max_upload_bytes) limits.maxBytes = body.limits.max_upload_bytes;
     if (body.limits?.max_pixels) limits.maxPixels = body.limits.max_pixels;
+    setDetector(body.detector); // known once the models are loaded
   } catch {
     /* keep the defaults */
   }
@@ -44,7 +50,7 @@ function toJpeg(bitmap, w, h, quality) {
 /**
  * What to send for a photo: {blob, width, height, scaled} (scaled: the size sent differs
  * from the photo's). Photos within the limits go as they are; larger ones (pixels, bytes,
- * or a side above 4096 px) as a JPEG small enough. Throws an Error with advice when the
+ * or a side above 3072 px) as a JPEG small enough. Throws an Error with advice when the
  * browser cannot decode a file that is too large to send as it is.
  */
 export async function prepare(file, bitmap) {
