@@ -48,6 +48,7 @@ def test_faces_shown_follow_the_settings(server: ServerThread, browser: Any, pho
         floor = health["detector"]["threshold"]
         assert float(page.locator("#photo-threshold").get_attribute("min")) == floor
         assert f"{floor:.2f}" in page.locator("#photo-threshold-floor").inner_text()
+        assert float(page.locator("#live-threshold").get_attribute("min")) == floor  # Live too
 
         # min face: the median shorter side of the six boxes
         sides = sorted(_short_side(f) for f in full["faces"])

@@ -3,10 +3,10 @@
 "use strict";
 
 import { initKey, loadModels } from "./about.js";
-import { fitStage, initLive, stopLive } from "./live.js";
+import { fitStage, initLive, setLiveFloor, stopLive } from "./live.js";
 import { addFiles, filesOfDrop, initBatch, renderGallery } from "./batch.js";
 import { initResult, layout, refresh } from "./photo.js";
-import { initSettings } from "./settings.js";
+import { initSettings, setDetector } from "./settings.js";
 import { loadLimits } from "./upload.js";
 import { $ } from "./util.js";
 
@@ -110,7 +110,11 @@ function initPhoto() {
     refresh();
     renderGallery();
   });
-  loadLimits();
+  // the detector's own threshold and smallest face: the floors of both tabs' settings
+  loadLimits().then((health) => {
+    setDetector(health?.detector);
+    setLiveFloor(health?.detector);
+  });
 }
 
 // ----------------------------------------------------------------------------- start

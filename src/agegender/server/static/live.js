@@ -326,6 +326,15 @@ function glide(faces, dt) {
   return out;
 }
 
+/** The server detector's own threshold (from /healthz) is the slider's floor: below it, nothing changes. */
+export function setLiveFloor(info) {
+  if (!info || typeof info.threshold !== "number") return;
+  const slider = $("#live-threshold");
+  slider.min = String(Math.min(0.99, info.threshold));
+  if (Number(slider.value) < info.threshold) slider.value = String(info.threshold);
+  $("#live-threshold-out").textContent = Number(slider.value).toFixed(2);
+}
+
 export function initLive() {
   $("#live-start").addEventListener("click", startLive);
   $("#live-stop").addEventListener("click", () => stopLive());

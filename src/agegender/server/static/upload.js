@@ -3,7 +3,6 @@
 // and turn every failure into a message the visitor can act on.
 "use strict";
 
-import { setDetector } from "./settings.js";
 import { authHeaders, serverMessage, unreachable } from "./util.js";
 
 /** The server's limits; /healthz may state its own ("limits"), else these defaults. */
@@ -15,15 +14,16 @@ export const limits = { maxBytes: 10_000_000, maxPixels: 40_000_000 };
 const MAX_SEND_SIDE = 3072;
 const JPEG_QUALITY = 0.9;
 
+/** Read the server's limits from /healthz; returns its answer (null when unreadable). */
 export async function loadLimits() {
   try {
     const res = await fetch("/healthz");
     const body = await res.json();
     if (body.limits?.max_upload_bytes) limits.maxBytes = body.limits.max_upload_bytes;
     if (body.limits?.max_pixels) limits.maxPixels = body.limits.max_pixels;
-    setDetector(body.detector); // known once the models are loaded
+    return body;
   } catch {
-    /* keep the defaults */
+    return null; // keep the defaults
   }
 }
 
