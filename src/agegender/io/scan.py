@@ -1,7 +1,8 @@
 """Which inputs to analyze: files, folders (scanned recursively), and ``-`` (stdin).
 
 A folder scan takes every file whose extension a decoder here accepts
-(:func:`image_extensions`: what Pillow has registered, AVIF included when Pillow has it),
+(:func:`image_extensions`: what Pillow has registered, AVIF included when Pillow has it,
+and HEIC/HEIF, which without the ``heic`` extra each get an error that names it),
 follows symlinked folders once (a folder reached twice, e.g. through a symlink loop, is
 scanned once), and records what it leaves out and why (:class:`Skipped`): other files,
 videos, FIFOs and devices, unreadable folders, loops. Each skip is logged at INFO
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 #: folder scans use :func:`image_extensions`, which adds every format Pillow reads here.
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".bmp", ".gif", ".tif", ".tiff",
-     ".webp", ".avif", ".ppm", ".pgm", ".pbm", ".pnm"}
+     ".webp", ".avif", ".heic", ".heif", ".ppm", ".pgm", ".pbm", ".pnm"}
 )
 # Pillow formats that it registers for opening but cannot decode by itself (stubs that
 # need an external handler, EPS needs Ghostscript, MPEG has no decoder and is a video).
@@ -40,10 +41,13 @@ def image_extensions() -> frozenset[str]:
     """Every file extension whose format Pillow can decode here (lower case, with the dot).
 
     Read from Pillow's registry once (so ``.avif`` is in when this Pillow has AVIF),
-    minus stub formats and video extensions.
+    minus stub formats and video extensions. HEIC/HEIF's are in whether or not pillow-heif
+    is installed: without it, each such file is an error that says how to install it, not
+    a photo left out in silence.
     """
     from PIL import Image
 
+    from .heif import HEIF_EXTENSIONS
     from .video_inputs import VIDEO_EXTENSIONS
 
     Image.init()
@@ -52,7 +56,8 @@ def image_extensions() -> frozenset[str]:
         for ext, fmt in Image.registered_extensions().items()
         if (fmt in Image.OPEN or fmt == "MPO") and fmt not in _UNDECODABLE
     }
-    return frozenset((exts | IMAGE_EXTENSIONS) - VIDEO_EXTENSIONS - _pillow_cannot_read())
+    exts |= IMAGE_EXTENSIONS | HEIF_EXTENSIONS
+    return frozenset(exts - VIDEO_EXTENSIONS - _pillow_cannot_read())
 
 
 def _pillow_cannot_read() -> set[str]:

@@ -20,8 +20,8 @@ VIDEO_EXTENSIONS = frozenset(
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
 
 # ISO base media brands that are still images, not video (HEIF/HEIC/AVIF share "ftyp").
-_IMAGE_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1",
-                 b"avif", b"avis", b"avci", b"jpx ", b"jp2 ", b"crx "}
+_IMAGE_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs",
+                 b"mif1", b"msf1", b"avif", b"avis", b"avci", b"jpx ", b"jp2 ", b"crx "}
 _ASF_GUID = bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c")  # WMV / ASF header object
 
 

@@ -82,6 +82,8 @@ IMAGE_BODY: dict[str, Any] = {
                     "image/png",
                     "image/webp",
                     "image/avif",
+                    "image/heic",
+                    "image/heif",
                     "application/octet-stream",
                 )
             },
@@ -115,7 +117,7 @@ PREVIEW = Query(
     le=2048,
     description="0 (default): no preview; 1..2048: the answer's 'preview' is a data: URL of "
     "the decoded image as a JPEG at most this many px on its long side (for clients that "
-    "cannot decode the format, e.g. TIFF in a browser)",
+    "cannot decode the format, e.g. TIFF or HEIC in a browser)",
 )
 #: ``?threshold=T&min_face=PX`` on /v1/analyze and /v1/annotate (:mod:`.filters`)
 THRESHOLD = Query(

@@ -10,7 +10,8 @@ field                     environment variable               default
 ``max_upload_bytes``      ``AGEGENDER_MAX_UPLOAD_BYTES``     10 MB (10,000,000 bytes)
 ``max_pixels``            ``AGEGENDER_MAX_PIXELS``           40,000,000 (40 MP)
 ``max_inflight_pixels``   ``AGEGENDER_MAX_INFLIGHT_PIXELS``  80,000,000 (two images at max_pixels)
-``allowed_types``         ``AGEGENDER_ALLOWED_TYPES``        JPEG, PNG, WebP, AVIF, BMP, GIF, TIFF
+``allowed_types``         ``AGEGENDER_ALLOWED_TYPES``        JPEG, PNG, WebP, AVIF, HEIC/HEIF,
+                                                             BMP, GIF, TIFF
 ``rate_limit``            ``AGEGENDER_RATE_LIMIT``           120 requests/minute/IP (0: off)
 ``request_timeout``       ``AGEGENDER_REQUEST_TIMEOUT``      30 seconds
 ``max_pending``           ``AGEGENDER_MAX_PENDING``          32 analyses queued or running
@@ -42,6 +43,8 @@ DEFAULT_ALLOWED_TYPES: tuple[str, ...] = (
     "image/png",
     "image/webp",
     "image/avif",
+    "image/heic",  # HEIC/HEIF: read with the heic extra (pillow-heif), else refused (415)
+    "image/heif",
     "image/bmp",
     "image/gif",
     "image/tiff",

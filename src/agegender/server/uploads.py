@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from ..errors import ImageTooLargeError
+from ..io.heif import HEIF_TYPES, INSTALL_HINT, ftyp_type, register_heif
 from .errors import BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,6 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"II*\x00", "image/tiff"),
     (b"MM\x00*", "image/tiff"),
 )
-#: ISO-BMFF brands of AVIF files (major brand, or a compatible brand of a HEIF container).
-_AVIF_BRANDS = (b"avif", b"avis")
 #: The Pillow plugin of each accepted type: the one that reads its header (:func:`header_size`).
 PIL_FORMATS = {
     "image/jpeg": "JPEG",
@@ -45,9 +44,11 @@ PIL_FORMATS = {
     "image/tiff": "TIFF",
     "image/webp": "WEBP",
     "image/avif": "AVIF",
+    "image/heic": "HEIF",  # pillow-heif's (the heic extra), registered on first need
+    "image/heif": "HEIF",
 }
 #: What the accepted images are, for messages.
-FORMAT_NAMES = "JPEG, PNG, WebP, AVIF, BMP, GIF or TIFF"
+FORMAT_NAMES = "JPEG, PNG, WebP, AVIF, HEIC, BMP, GIF or TIFF"
 
 
 @dataclass(frozen=True)
@@ -59,24 +60,14 @@ class Upload:
     media_type: str
 
 
-def _is_avif(data: bytes) -> bool:
-    """An ISO-BMFF ``ftyp`` box whose major or compatible brands say AVIF."""
-    if data[4:8] != b"ftyp":
-        return False
-    if data[8:12] in _AVIF_BRANDS:
-        return True
-    size = int.from_bytes(data[:4], "big")
-    if data[8:12] not in (b"mif1", b"msf1") or not 16 <= size <= min(len(data), 4096):
-        return False
-    return any(data[i : i + 4] in _AVIF_BRANDS for i in range(16, size - 3, 4))
-
-
 def sniff(data: bytes) -> str | None:
-    """The image type that the first bytes show (JPEG, PNG, GIF, BMP, TIFF, WebP, AVIF), or None."""
+    """The image type that the first bytes show (JPEG, PNG, GIF, BMP, TIFF, WebP, AVIF,
+    HEIC/HEIF: :func:`agegender.io.heif.ftyp_type`), or None."""
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "image/webp"
-    if _is_avif(data):
-        return "image/avif"
+    kind = ftyp_type(data)
+    if kind is not None:
+        return kind
     for magic, kind in _MAGIC:
         if data.startswith(magic):
             return kind
@@ -134,6 +125,13 @@ def check_image(data: bytes, declared: str, name: str, allowed: tuple[str, ...])
         raise BadRequestError(
             f"{name}: not a recognised image ({len(data):,} bytes); send a {FORMAT_NAMES} image"
         )
+    if kind in HEIF_TYPES and not register_heif():
+        log.warning("refused a HEIC/HEIF upload: pillow-heif is not installed here (to accept "
+                    "them: %s)", INSTALL_HINT)
+        raise UnsupportedMediaTypeError(
+            f"{name}: a HEIC/HEIF image, which this server cannot read; send the photo as a "
+            "JPEG, PNG or WebP (e.g. exported from the phone's Photos app)"
+        )
     return Upload(data=data, name=name, media_type=kind)
 
 
@@ -147,7 +145,7 @@ def header_size(data: bytes, kind: str) -> tuple[int, int] | None:
     from PIL import Image
 
     fmt = PIL_FORMATS.get(kind)
-    if fmt is None:
+    if fmt is None or (fmt == "HEIF" and not register_heif()):
         return None
     Image.init()
     entry = Image.OPEN.get(fmt)

@@ -9,7 +9,7 @@ import { keep } from "./settings.js";
 import { decode, limits, prepare, send, toOriginal } from "./upload.js";
 import { $, announce, download, el, setStatus } from "./util.js";
 
-const IMAGE_EXT = /\.(jpe?g|png|webp|bmp|gif|tiff?|avif)$/i;
+const IMAGE_EXT = /\.(jpe?g|png|webp|bmp|gif|tiff?|avif|heic|heif)$/i;
 const RETRIES_MS = [1500, 3000, 6000]; // when the server cannot be reached
 const PREVIEW_SIDE = 2048; // the long side of the server's preview of a photo not decodable here
 
@@ -31,7 +31,7 @@ export function addFiles(files) {
   const skipped = list.length - images.length;
   if (!images.length) {
     const why = list.length === 1
-      ? `${list[0].name || "That file"} is not an image: choose a JPEG, PNG, WebP, BMP, GIF, TIFF or AVIF file.`
+      ? `${list[0].name || "That file"} is not an image: choose a JPEG, PNG, WebP, BMP, GIF, TIFF, AVIF or HEIC file.`
       : "None of those files is an image.";
     setStatus($("#photo-status"), why, "error");
     announce(why);
