@@ -168,8 +168,21 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     ``--detect-size`` for ``detect_size``, its type, range or choices, help and default."""
     from .. import options
 
-    for o in options.ANALYZER_OPTIONS:
-        kw: dict[str, Any] = {"default": o.default, "help": _help(o)}
+    add_option_flags(p, options.ANALYZER_OPTIONS)
+
+
+def add_option_flags(p: Any, opts: Any, *, env_default: bool = False) -> None:
+    """One flag per option of ``opts`` (``--detect-size`` for ``detect_size``) with its
+    type, range or choices and help. ``env_default``: the flag's default is None, so that
+    a flag not given leaves the option's ``AGEGENDER_*`` variable (or default) in force; a
+    tuple option takes comma-separated values."""
+    for o in opts:
+        text = _help(o)
+        if env_default:
+            shown = ",".join(o.default) if o.kind is tuple else o.default
+            shown = "none" if shown in ("", None) else shown
+            text += f" (default: {o.env_var} or {shown})".replace("%", "%%")
+        kw: dict[str, Any] = {"default": None if env_default else o.default, "help": text}
         if o.kind is bool:
             kw["action"] = argparse.BooleanOptionalAction
         elif o.choices:

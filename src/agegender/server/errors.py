@@ -69,6 +69,17 @@ class AnalysisTimeoutError(ServerError):
     status = 504
 
 
+class StreamIdleError(ServerError):
+    """A live WebSocket sent nothing for ``stream_idle_timeout`` seconds; it is closed
+    with code :data:`STREAM_IDLE_CODE`."""
+
+    status = 408
+
+
+#: The WebSocket close code of an idle stream (4000 + the HTTP status, as 4401 and 4403).
+STREAM_IDLE_CODE = 4408
+
+
 def status_of(exc: BaseException) -> int:
     """The HTTP status for one of our exceptions (500 for anything unexpected)."""
     if isinstance(exc, ServerError):

@@ -18,6 +18,8 @@ field                     environment variable               default
 ``header_timeout``        ``AGEGENDER_HEADER_TIMEOUT``       10 seconds for a request's head
 ``body_timeout``          ``AGEGENDER_BODY_TIMEOUT``         60 seconds for a request's body
 ``idle_timeout``          ``AGEGENDER_IDLE_TIMEOUT``         5 seconds idle between requests
+``stream_idle_timeout``   ``AGEGENDER_STREAM_IDLE_TIMEOUT``  60 seconds without a message on
+                                                             a live WebSocket (closed: 4408)
 ``max_connections``       ``AGEGENDER_MAX_CONNECTIONS``      500 open connections
 ``api_key``               ``AGEGENDER_API_KEY``              none (no key needed)
 ``cors_origins``          ``AGEGENDER_CORS_ORIGINS``         none (CORS off)
@@ -72,6 +74,9 @@ SERVER_OPTIONS: list[Option] = [
            help="seconds for a request's body to arrive once its head is in"),
     Option("idle_timeout", float, 5.0, above=0, unit=" seconds",
            help="seconds a connection may stay idle between requests (keep-alive)"),
+    Option("stream_idle_timeout", float, 60.0, above=0, unit=" seconds",
+           help="seconds a live WebSocket may send nothing (no frame, no keep-alive) "
+           "before it is closed with code 4408"),
     Option("max_connections", int, 500, minimum=1,
            help="open connections; one more is closed as soon as it is accepted"),
     Option("api_key", str, None, help="the key /v1/* asks for ('' or unset: none)"),

@@ -12,7 +12,9 @@ A text message ``{"threshold": 0.8, "min_face": 40}`` sets this connection's min
 detection score (0..1, or null for the detector's own) and smallest face (shorter box
 side in frame pixels); the server answers ``{"config": {"threshold", "min_face"}}``,
 or ``{"config": null, "error": {...}}`` when a value is out of range. Other text
-messages are ignored (keep-alives).
+messages are ignored (keep-alives). A connection that sends nothing (no frame, no text)
+for ``stream_idle_timeout`` seconds (60) gets ``{"error": {"type": "StreamIdleError", ...}}``
+and is closed with code 4408.
 
 Latency stays bounded and nothing queues: a receive loop puts each incoming frame in a
 one-frame *slot*, replacing (dropping) a frame that was not picked up yet; a worker
@@ -35,7 +37,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import AgeGenderError
-from .errors import BadRequestError, PayloadTooLargeError, error_body
+from .errors import (
+    STREAM_IDLE_CODE,
+    BadRequestError,
+    PayloadTooLargeError,
+    StreamIdleError,
+    error_body,
+)
 from .filters import check_filter, keep_faces
 from .uploads import check_image
 from .worker import AnalysisService
@@ -165,14 +173,32 @@ async def _configure(ws: Any, session: LiveSession, text: str) -> None:
         await ws.send_json({"config": None, **error_body(e)})
 
 
+async def _close_idle(ws: Any, seconds: float) -> None:
+    """Tell an idle client why, then close with :data:`STREAM_IDLE_CODE`."""
+    e = StreamIdleError(
+        f"no frame or message for {seconds:g} s: the stream was closed; reconnect to go on "
+        "(a client that pauses sends a text keep-alive)"
+    )
+    with contextlib.suppress(Exception):  # the client may be gone already
+        await ws.send_json(error_body(e))
+        await ws.close(code=STREAM_IDLE_CODE)
+
+
 async def run_stream(ws: Any, service: AnalysisService) -> None:
-    """Serve an accepted WebSocket until the client goes away."""
+    """Serve an accepted WebSocket until the client goes away or sends nothing for
+    ``stream_idle_timeout`` seconds."""
     slot = FrameSlot()
     session = LiveSession()
     worker = asyncio.create_task(_work(ws, service, slot, session))
+    idle = service.settings.stream_idle_timeout
     try:
         while not worker.done():
-            msg = await ws.receive()
+            try:
+                msg = await asyncio.wait_for(ws.receive(), timeout=idle)
+            except TimeoutError:
+                log.info("stream: idle for %g s, closed", idle)
+                await _close_idle(ws, idle)
+                break
             if msg["type"] == "websocket.disconnect":
                 break
             if msg.get("bytes") is not None:

@@ -185,6 +185,7 @@ function openSocket() {
       if (msg.error) liveStatus(msg.error.message, "error");
       return;
     }
+    if (msg.error?.type === "StreamIdleError") return; // closed for idling (4408): reconnects
     if (msg.frame === undefined) {
       // refused before streaming (API key, rate limit, origin)
       liveError(new Error(msg.error ? msg.error.message : "the server refused the stream"));
