@@ -353,6 +353,31 @@ def test_video_writer_errors(tmp_path: Path) -> None:
         VideoWriter(tmp_path / "out.mp4", fps=0)
 
 
+@pytest.mark.parametrize("ext", [".mp4", ".avi"])
+def test_video_writer_names_the_file_only_once_it_is_whole(tmp_path: Path, ext: str) -> None:
+    out = tmp_path / f"out{ext}"
+    rgb = np.full((120, 160, 3), 90, np.uint8)
+    with VideoWriter(out, fps=10) as w:
+        for _ in range(12):
+            w.write(rgb)
+        assert not out.exists() and w.partial.exists()  # written under a hidden name
+    assert out.exists() and not w.partial.exists()
+    with open_video(str(out)) as v:
+        assert v.frame_count == 12
+
+
+def test_video_writer_refuses_a_file_with_frames_missing(tmp_path: Path) -> None:
+    """As after a full disk, where OpenCV's writer says nothing: the file holds fewer
+    frames than were written, so it is removed and the error says so."""
+    out = tmp_path / "out.mp4"
+    w = VideoWriter(out, fps=10)
+    w.write(np.full((120, 160, 3), 90, np.uint8))
+    w.frames_written = 5  # four frames lost on the way
+    with pytest.raises(VideoError, match=r"only 1 of its 5 frames were written .*is the disk full"):
+        w.close()
+    assert not out.exists() and not w.partial.exists()
+
+
 # --------------------------------------------------------------------------- reading
 def test_open_video_reads_frames_times_and_step(tmp_path: Path) -> None:
     clip = _small_clip(tmp_path / "c.mp4")

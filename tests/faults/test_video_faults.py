@@ -136,3 +136,38 @@ def test_out_file_mp4_for_two_videos_is_a_usage_error(clips: tuple[Path, Path], 
     assert r.returncode == 2
     err = one_error_line(r.stderr)
     assert err.count("\n") == 1 and "one FILE.mp4 takes one video" in err and not out.exists()
+
+
+def _file_size_limit(limit: int) -> None:
+    """In the child: files may not grow past ``limit`` bytes; a write beyond it fails with
+    EFBIG (SIGXFSZ ignored), as on a full disk, for the C library's writes too."""
+    import resource
+    import signal
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def test_an_annotated_video_on_a_full_disk_is_an_error_not_a_broken_file(
+    clips: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """OpenCV's writer fails silently when the disk fills up: the run used to exit 0 with
+    a truncated out.mp4. Now the file is read back, removed, and the input fails."""
+    good, _ = clips
+    out = tmp_path / "out.mp4"
+    cmd = [sys.executable, "-m", "agegender.cli", "analyze", str(good), "--out", str(out)]
+    r = subprocess.run(
+        cmd, capture_output=True, timeout=LIMIT_S, check=False,
+        preexec_fn=lambda: _file_size_limit(20_000),
+    )  # fmt: skip
+    assert r.returncode == 1, r.stderr.decode()
+    err = one_error_line(r.stderr)
+    assert f"cannot write video {out}" in err and "is the disk full" in err, err
+    assert "Failed to write frame" not in err  # OpenCV's own warnings are ours to give
+    assert not out.exists() and not list(tmp_path.glob(".out.partial*"))
+    # the same run with room: exit 0 and the whole video
+    r = subprocess.run(cmd, capture_output=True, timeout=LIMIT_S, check=False)
+    assert r.returncode == 0, r.stderr.decode()
+    cap = cv2.VideoCapture(str(out))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == FRAMES
+    cap.release()

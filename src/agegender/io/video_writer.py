@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +23,19 @@ class VideoWriter:
     The frame size is taken from the first frame unless ``size`` is given; later
     frames of another size are resized to it.
 
+    The frames go to a hidden file beside ``path`` (``.NAME.partial.mp4``), which takes
+    ``path``'s name only once it is finished and read back whole: OpenCV's writer says
+    nothing when the disk fills up, so :meth:`close` counts the frames in the file and
+    removes it, with an error, when some are missing. A file closed while an error or an
+    interrupt is on its way is kept as far as it got.
+
     >>> with VideoWriter("out.mp4", fps=25) as w:
     ...     w.write(rgb_frame)
 
     Raises:
         VideoError: the folder does not exist, or OpenCV cannot open the file for
-            writing (unsupported extension or codec, no permission).
+            writing (unsupported extension or codec, no permission), or (:meth:`close`)
+            the file was not written whole (a full disk).
     """
 
     def __init__(
@@ -49,6 +58,7 @@ class VideoWriter:
                 f"cannot write video {self.path}: folder {self.path.parent} does not exist"
             )
         self.fourcc = "MJPG" if ext == ".avi" else "mp4v"
+        self.partial = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
         self.size = size
         self.frames_written = 0
         self._w: Any = None
@@ -63,7 +73,7 @@ class VideoWriter:
             raise VideoError(f"cannot write video {self.path}: bad frame size {w}x{h}")
         with _quiet_opencv():
             writer = cv2.VideoWriter(
-                str(self.path), cv2.VideoWriter_fourcc(*self.fourcc), self.fps, (w, h)  # type: ignore[attr-defined]
+                str(self.partial), cv2.VideoWriter_fourcc(*self.fourcc), self.fps, (w, h)  # type: ignore[attr-defined]
             )
         if not writer.isOpened():
             writer.release()
@@ -88,17 +98,56 @@ class VideoWriter:
         bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
         if (bgr.shape[1], bgr.shape[0]) != self.size:
             bgr = cv2.resize(bgr, self.size, interpolation=cv2.INTER_AREA)
-        self._w.write(bgr)
+        with _quiet_opencv():  # a failed write (full disk) is reported by close()
+            self._w.write(bgr)
         self.frames_written += 1
 
-    def close(self) -> None:
-        """Finish the file (writes the index an MP4 needs to be playable)."""
-        if self._w is not None:
+    def close(self, *, check: bool = True) -> None:
+        """Finish the file (writes the index an MP4 needs to be playable) and give it its
+        name. ``check`` (the default): first read it back and count its frames.
+
+        Raises:
+            VideoError: the file holds fewer frames than were written (the partial file
+                is removed); the message says how much room is left in its folder.
+        """
+        if self._w is None:
+            return
+        with _quiet_opencv():
             self._w.release()
-            self._w = None
+        self._w = None
+        if check:
+            self._check_whole()
+        os.replace(self.partial, self.path)
+
+    def _check_whole(self) -> None:
+        got = _frames_in(self.partial)
+        if got >= self.frames_written:
+            return
+        with contextlib.suppress(OSError):
+            self.partial.unlink()
+        free = shutil.disk_usage(self.path.parent).free
+        raise VideoError(
+            f"cannot write video {self.path}: only {got} of its {self.frames_written} frames "
+            f"were written ({free / 1e6:.0f} MB free in {self.path.parent}); is the disk "
+            "full? Free some space or write it elsewhere"
+        )
 
     def __enter__(self) -> VideoWriter:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        self.close(check=exc_type is None)
+
+
+def _frames_in(path: Path) -> int:
+    """The frames a video file holds, by its index (0 when it cannot be opened)."""
+    import cv2
+
+    if not path.is_file() or path.stat().st_size == 0:
+        return 0
+    with _quiet_opencv():
+        cap = cv2.VideoCapture(str(path))
+    try:
+        return int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
+    finally:
+        cap.release()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -155,8 +156,8 @@ def analyze_video(
         summary.stopped = True
     finally:
         frames.close()
-        if writer is not None:
-            writer.close()
+        if writer is not None:  # checked whole unless an error is on its way
+            writer.close(check=sys.exc_info()[0] is None)
         if window is not None:
             window.close()
 
