@@ -28,6 +28,7 @@ DATASETS = {  # name: (path, extra eval arguments)
 }
 CONFIGS = {
     "default": [],
+    "flip": ["--tta", "flip"],  # the default models, each face also seen mirrored
     "permissive": ["--profile", "permissive"],
     "ensembles": ["--age-model", "utkface-age-96+utkface-age-64",
                   "--gender-model", "utkface-gender-96+utkface-gender-32"],
