@@ -84,6 +84,27 @@ def test_a_batch_of_five_exports_csv_and_json(
         with page.expect_download() as dl:
             page.click("#export-json")
         exported = json.loads(Path(dl.value.path()).read_text(encoding="utf-8"))
+
+        # the Photo settings apply to the whole batch: its counts and exports follow them
+        def side(f: dict[str, Any]) -> float:
+            return min(f["box"][2] - f["box"][0], f["box"][3] - f["box"][1])
+
+        sides = sorted(side(f) for p in batch for f in expected[p.name]["faces"])
+        min_face = int(sides[len(sides) // 2]) + 1
+        kept = [sum(side(f) >= min_face for f in expected[p.name]["faces"]) for p in batch]
+        assert 0 < sum(kept) < len(sides)
+        page.click("#photo-settings summary")
+        page.fill("#photo-minface", str(min_face))
+        page.dispatch_event("#photo-minface", "change")
+        expect(shots.nth(0)).to_have_attribute("data-faces", str(kept[0]))
+        assert [shots.nth(i).get_attribute("data-faces") for i in range(5)] == [str(k) for k in kept]
+        with page.expect_download() as dl:
+            page.click("#export-csv")
+        filtered = list(csv.DictReader(io.StringIO(Path(dl.value.path()).read_text("utf-8"))))
+        for p, k in zip(batch, kept):
+            faces = [r for r in filtered if r["source"] == p.name and r["face"]]
+            assert len(faces) == k, (p.name, len(faces), k)
+            assert all(float(r["x2"]) - float(r["x1"]) >= min_face - 0.2 for r in faces)
     finally:
         context.close()
     log.check()
