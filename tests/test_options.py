@@ -109,3 +109,23 @@ def test_parse_refuses_with_what_is_allowed(name: str, value: object, message: s
 def test_unknown_option_names_the_known_ones() -> None:
     with pytest.raises(InputError, match="unknown option 'colour'; known: detector"):
         get_option("colour")
+
+
+def test_the_analyzer_signature_and_docstring_follow_the_schema() -> None:
+    """The Analyzer lists its keywords by hand (for type checkers and help()): each is an
+    option of the schema (or ``max_inflight_pixels``, the CLI's and server's budget) with the
+    schema's default, and each is described in its docstring's Args."""
+    import inspect
+
+    from agegender import Analyzer
+
+    params = inspect.signature(Analyzer.__init__).parameters
+    keywords = {n: p for n, p in params.items() if n != "self"}
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in keywords.values())
+    assert set(keywords) == set(options.option_names()) | {"max_inflight_pixels"}
+    for o in options.ANALYZER_OPTIONS:
+        assert keywords[o.name].default == o.default, (o.name, keywords[o.name].default)
+    doc = inspect.getdoc(Analyzer) or ""
+    args = doc.split("Args:", 1)[1]
+    for name in keywords:
+        assert f"\n    {name}:" in args or f", {name}:" in args or f"\n    {name}," in args, name

@@ -68,9 +68,6 @@ class Analyzer:
         max_inflight_pixels: cap on decoded pixels held at once by :meth:`analyze_many`
             (see :class:`~agegender.io.budget.PixelBudget`; default 128 million, or
             ``AGEGENDER_MAX_INFLIGHT_PIXELS``): large images are decoded one at a time.
-
-    Every model file is found (or fetched) here, so a model that cannot be had fails
-    once, with :class:`~agegender.errors.ModelUnavailableError`, before any input is read.
         mask_background: fade everything outside each face's ellipse to the chip's mean
             before estimation (``True``/``False`` for every model); ``None`` lets each
             model's card decide (off unless its card says ``crop.mask_background``).
@@ -80,6 +77,9 @@ class Analyzer:
             probability below it is shown undetermined. The Faces returned hold what the
             models said; pass the threshold to :meth:`Faces.to_dict` or
             :func:`~agegender.annotate` yourself. ``None`` or 0.5 (default): always a label.
+
+    Every model file is found (or fetched) here, so a model that cannot be had fails
+    once, with :class:`~agegender.errors.ModelUnavailableError`, before any input is read.
     """
 
     def __init__(
