@@ -23,15 +23,30 @@ def test_every_sample_is_listed_with_its_license() -> None:
         assert "public domain" in row, f"{name}: no row saying it is public domain"
 
 
-@pytest.mark.parametrize("viewport", ["desktop", "phone"])
-def test_a_sample_is_analyzed_with_one_click(server: ServerThread, browser: Any, viewport: str) -> None:
+@pytest.mark.parametrize(
+    ("viewport", "button", "name"),
+    [
+        ("desktop", "astronaut (NASA, public domain)", "astronaut.jpg"),
+        ("phone", "astronaut (NASA, public domain)", "astronaut.jpg"),
+        ("phone", "Grace Hopper (US Navy, public domain)", "grace_hopper.jpg"),
+    ],
+)
+def test_a_sample_is_analyzed_with_one_click(
+    server: ServerThread, browser: Any, viewport: str, button: str, name: str
+) -> None:
     context, page, log = open_page(browser, server.url, viewport)
     try:
-        page.get_by_role("button", name="astronaut (NASA, public domain)").click()
-        page.wait_for_selector('#photo-result[data-source="astronaut.jpg"]', timeout=60_000)
+        buttons = page.locator("button.sample")
+        assert sorted(
+            buttons.nth(i).get_attribute("data-sample") for i in range(buttons.count())
+        ) == sorted(
+            p.name for p in SAMPLES.iterdir() if p.suffix in {".jpg", ".png"}
+        )  # a button per sample photo, and no button without one
+        page.get_by_role("button", name=button).click()
+        page.wait_for_selector(f'#photo-result[data-source="{name}"]', timeout=60_000)
         assert page.locator(".face-card").count() == 1
         assert page.locator(".marker:not([hidden])").count() == 1
-        save_shot(page, f"sample-{viewport}", full_page=False)
+        save_shot(page, f"sample-{name.split('.')[0]}-{viewport}", full_page=False)
     finally:
         context.close()
     log.check()
