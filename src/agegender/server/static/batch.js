@@ -5,7 +5,7 @@
 
 import { dropPending, markStale, showPending, showResult, shown } from "./photo.js";
 import { inReadingOrder } from "./place.js";
-import { keep } from "./settings.js";
+import { ensureDetector, keep } from "./settings.js";
 import { decode, limits, prepare, send, toOriginal } from "./upload.js";
 import { $, announce, download, el, setStatus } from "./util.js";
 
@@ -151,6 +151,7 @@ async function run() {
       try {
         item.entry = await analyzeOne(item, ctl.signal);
         item.state = "done";
+        ensureDetector(); // the models are loaded now: the settings' floors are known
         item.thumb = await thumbUrl(item.entry.bitmap);
         if (queue.openFirst) {
           queue.openFirst = false;

@@ -66,6 +66,17 @@ export function setDetector(info) {
   show();
 }
 
+/** /healthz again when the detector's values were not known yet (a server that loads its
+ * models on the first analysis has none to report before it). */
+export async function ensureDetector() {
+  if (detector.threshold !== null) return;
+  try {
+    setDetector((await (await fetch("/healthz")).json()).detector);
+  } catch {
+    /* the next answer asks again */
+  }
+}
+
 function show() {
   const t = Math.max(settings.threshold, detector.threshold ?? 0);
   $("#photo-threshold").value = String(t);
