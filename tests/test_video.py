@@ -368,14 +368,16 @@ def test_video_writer_names_the_file_only_once_it_is_whole(tmp_path: Path, ext: 
 
 def test_video_writer_refuses_a_file_with_frames_missing(tmp_path: Path) -> None:
     """As after a full disk, where OpenCV's writer says nothing: the file holds fewer
-    frames than were written, so it is removed and the error says so."""
+    frames than were written, so it does not take the name asked for; what was written
+    stays under its hidden name, which the error gives."""
     out = tmp_path / "out.mp4"
     w = VideoWriter(out, fps=10)
     w.write(np.full((120, 160, 3), 90, np.uint8))
     w.frames_written = 5  # four frames lost on the way
-    with pytest.raises(VideoError, match=r"only 1 of its 5 frames were written .*is the disk full"):
+    with pytest.raises(VideoError, match=r"only 1 of its 5 frames were written .*is the disk full") as e:
         w.close()
-    assert not out.exists() and not w.partial.exists()
+    assert str(w.partial) in str(e.value)
+    assert not out.exists() and w.partial.exists()
 
 
 # --------------------------------------------------------------------------- reading

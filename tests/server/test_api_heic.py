@@ -29,7 +29,7 @@ from agegender.faces import Faces  # noqa: E402
 from agegender.io import heif  # noqa: E402
 from agegender.server import ServerSettings, create_app  # noqa: E402
 from agegender.server.settings import DEFAULT_ALLOWED_TYPES  # noqa: E402
-from agegender.server.uploads import header_size, sniff  # noqa: E402
+from agegender.server.uploads import _warn_heif_once, header_size, sniff  # noqa: E402
 
 NEEDS_EXTRA = "HEIC needs the heic extra (pillow-heif): pip install '.[heic]'"
 HEIC_HEAD = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 200
@@ -119,6 +119,7 @@ def test_without_the_extra_the_client_is_told_what_to_send(
 ) -> None:
     monkeypatch.setitem(sys.modules, "pillow_heif", None)
     monkeypatch.setattr(heif, "_state", None)
+    _warn_heif_once.cache_clear()  # the operator's line is logged once per process
     caplog.set_level(logging.INFO, logger="agegender")
     assert header_size(HEIC_HEAD, "image/heic") is None
     with TestClient(create_app(ServerSettings(rate_limit=0), analyzer=Nothing())) as c:
@@ -131,3 +132,4 @@ def test_without_the_extra_the_client_is_told_what_to_send(
         assert err["message"].startswith(f"{name}: a HEIC/HEIF image, which this server cannot")
         assert "JPEG" in err["message"] and "pip install" not in err["message"]
     assert 'pip install "agegender[heic]"' in caplog.text  # the operator's advice: the log
+    assert caplog.text.count("pillow-heif is not installed here") == 1  # once, not per upload

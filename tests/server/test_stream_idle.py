@@ -56,6 +56,29 @@ def test_keep_alives_keep_it_open() -> None:
         assert ws.receive_json() == {"config": {"threshold": None, "min_face": 40}}
 
 
+def test_waiting_for_an_answer_is_not_idle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A frame whose analysis takes longer than the idle limit is answered, not closed:
+    the client (the page sends its next frame on each answer) waits for us."""
+    import io
+
+    from PIL import Image
+
+    from agegender.faces import Faces
+    from agegender.server.stream import LiveSession
+
+    def slow(self: Any, analyzer: Any, rgb: Any, index: int) -> Faces:
+        time.sleep(1.0)  # on the model thread: more than three idle limits
+        return Faces.empty()
+
+    monkeypatch.setattr(LiveSession, "process", slow)
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (80, 80, 80)).save(buf, "JPEG")
+    with client(0.3).websocket_connect("/v1/stream") as ws:
+        ws.send_bytes(buf.getvalue())
+        answer = ws.receive_json()
+    assert answer["frame"] == 1 and answer["faces"] == [], answer
+
+
 def test_the_setting_is_checked() -> None:
     from agegender.errors import InputError
     from agegender.server import ServerSettings

@@ -17,7 +17,7 @@ import threading
 from ..errors import ImageDecodeError
 
 __all__ = [
-    "HEIF_EXTENSIONS", "HEIF_TYPES", "INSTALL_HINT", "ftyp_type", "heif_missing", "is_heif",
+    "HEIF_EXTENSIONS", "HEIF_TYPES", "IMAGE_BRANDS", "INSTALL_HINT", "ftyp_type", "heif_missing", "is_heif",
     "register_heif",
 ]
 
@@ -35,6 +35,9 @@ _HEIC_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", 
 _CONTAINER_BRANDS = frozenset({b"mif1", b"msf1"})
 #: ISO-BMFF brands of AVIF (major brand, or a compatible brand of a HEIF container).
 _AVIF_BRANDS = frozenset({b"avif", b"avis"})
+#: Every brand of a still image in an ISO-BMFF ``ftyp`` box (HEIC, HEIF, AVIF), which a
+#: video sniffer must not take for video.
+IMAGE_BRANDS = _HEIC_BRANDS | _CONTAINER_BRANDS | _AVIF_BRANDS
 
 _lock = threading.Lock()
 _state: bool | None = None  # None: not tried yet; then whether pillow-heif is registered

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .heif import IMAGE_BRANDS
+
 __all__ = ["STREAM_SCHEMES", "VIDEO_EXTENSIONS", "is_stream_url", "is_video"]
 
 #: File extensions taken as video without looking at the content.
@@ -19,9 +21,9 @@ VIDEO_EXTENSIONS = frozenset(
 #: URL schemes opened as network streams.
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
 
-# ISO base media brands that are still images, not video (HEIF/HEIC/AVIF share "ftyp").
-_IMAGE_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs",
-                 b"mif1", b"msf1", b"avif", b"avis", b"avci", b"jpx ", b"jp2 ", b"crx "}
+# ISO base media brands that are still images, not video (HEIF/HEIC/AVIF share "ftyp"),
+# and a few other image formats in the same box (AVC-coded HEIF, JPEG 2000, Canon raw)
+_IMAGE_BRANDS = IMAGE_BRANDS | {b"avci", b"jpx ", b"jp2 ", b"crx "}
 _ASF_GUID = bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c")  # WMV / ASF header object
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -25,9 +24,10 @@ class VideoWriter:
 
     The frames go to a hidden file beside ``path`` (``.NAME.partial.mp4``), which takes
     ``path``'s name only once it is finished and read back whole: OpenCV's writer says
-    nothing when the disk fills up, so :meth:`close` counts the frames in the file and
-    removes it, with an error, when some are missing. A file closed while an error or an
-    interrupt is on its way is kept as far as it got.
+    nothing when the disk fills up, so :meth:`close` counts the frames in the file and,
+    when some are missing, leaves it under its hidden name (nothing is deleted) with an
+    error naming it. A file closed while an error or an interrupt is on its way is named
+    as far as it got.
 
     >>> with VideoWriter("out.mp4", fps=25) as w:
     ...     w.write(rgb_frame)
@@ -107,8 +107,8 @@ class VideoWriter:
         name. ``check`` (the default): first read it back and count its frames.
 
         Raises:
-            VideoError: the file holds fewer frames than were written (the partial file
-                is removed); the message says how much room is left in its folder.
+            VideoError: the file holds fewer frames than were written, or cannot be
+                renamed; the message names the partial file and the room left.
         """
         if self._w is None:
             return
@@ -117,19 +117,25 @@ class VideoWriter:
         self._w = None
         if check:
             self._check_whole()
-        os.replace(self.partial, self.path)
+        try:
+            os.replace(self.partial, self.path)
+        except OSError as e:
+            raise VideoError(
+                f"cannot write video {self.path}: renaming {self.partial} to it failed "
+                f"({e.strerror or e}); the video is in {self.partial}"
+            ) from None
 
     def _check_whole(self) -> None:
         got = _frames_in(self.partial)
         if got >= self.frames_written:
             return
-        with contextlib.suppress(OSError):
-            self.partial.unlink()
         free = shutil.disk_usage(self.path.parent).free
+        what = (f"only {got} of its {self.frames_written} frames were written" if got
+                else "it could not be read back")
         raise VideoError(
-            f"cannot write video {self.path}: only {got} of its {self.frames_written} frames "
-            f"were written ({free / 1e6:.0f} MB free in {self.path.parent}); is the disk "
-            "full? Free some space or write it elsewhere"
+            f"cannot write video {self.path}: {what} ({free / 1e6:.0f} MB free in "
+            f"{self.path.parent}); is the disk full? What was written is in {self.partial}; "
+            "free some space or write it elsewhere"
         )
 
     def __enter__(self) -> VideoWriter:

@@ -14,7 +14,7 @@ side in frame pixels); the server answers ``{"config": {"threshold", "min_face"}
 or ``{"config": null, "error": {...}}`` when a value is out of range. Other text
 messages are ignored (keep-alives). A connection that sends nothing (no frame, no text)
 for ``stream_idle_timeout`` seconds (60) gets ``{"error": {"type": "StreamIdleError", ...}}``
-and is closed with code 4408.
+and is closed with code 4408; time spent waiting for an answer of ours does not count.
 
 Latency stays bounded and nothing queues: a receive loop puts each incoming frame in a
 one-frame *slot*, replacing (dropping) a frame that was not picked up yet; a worker
@@ -109,6 +109,7 @@ class FrameSlot:
         self.frame: tuple[int, bytes] | None = None
         self.received = 0
         self.dropped = 0
+        self.working = False  # a frame taken is being analyzed and answered
         self._ready = asyncio.Event()
 
     def put(self, data: bytes) -> None:
@@ -132,6 +133,7 @@ async def _work(ws: Any, service: AnalysisService, slot: FrameSlot, session: Liv
     settings = service.settings
     while True:
         n, data = await slot.take()
+        slot.working = True
         reply: dict[str, Any] = {"frame": n}
         try:
             if len(data) > settings.max_upload_bytes:
@@ -157,6 +159,7 @@ async def _work(ws: Any, service: AnalysisService, slot: FrameSlot, session: Liv
             reply.update(error_body(e))
         reply["dropped"] = slot.dropped
         await ws.send_json(reply)
+        slot.working = False
 
 
 async def _configure(ws: Any, session: LiveSession, text: str) -> None:
@@ -196,6 +199,8 @@ async def run_stream(ws: Any, service: AnalysisService) -> None:
             try:
                 msg = await asyncio.wait_for(ws.receive(), timeout=idle)
             except TimeoutError:
+                if slot.working or slot.frame is not None:
+                    continue  # the client waits for our answer: it is not idle
                 log.info("stream: idle for %g s, closed", idle)
                 await _close_idle(ws, idle)
                 break

@@ -7,6 +7,7 @@ streaming parser instead.
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import math
@@ -126,13 +127,19 @@ def check_image(data: bytes, declared: str, name: str, allowed: tuple[str, ...])
             f"{name}: not a recognised image ({len(data):,} bytes); send a {FORMAT_NAMES} image"
         )
     if kind in HEIF_TYPES and not register_heif():
-        log.warning("refused a HEIC/HEIF upload: pillow-heif is not installed here (to accept "
-                    "them: %s)", INSTALL_HINT)
+        _warn_heif_once()
         raise UnsupportedMediaTypeError(
             f"{name}: a HEIC/HEIF image, which this server cannot read; send the photo as a "
             "JPEG, PNG or WebP (e.g. exported from the phone's Photos app)"
         )
     return Upload(data=data, name=name, media_type=kind)
+
+
+@functools.cache
+def _warn_heif_once() -> None:
+    """The operator's hint, once per process (not at every refused upload)."""
+    log.warning("refused a HEIC/HEIF upload: pillow-heif is not installed here (to accept "
+                "them: %s); further ones are refused without this line", INSTALL_HINT)
 
 
 def header_size(data: bytes, kind: str) -> tuple[int, int] | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -119,6 +118,7 @@ def analyze_video(
     threshold = check_min_confidence(
         analyzer.gender_min_confidence if gender_min_confidence is None else gender_min_confidence
     )
+    finished = False  # the loop ended by itself, or by a handled interrupt
     try:
         if out is not None:
             writer = VideoWriter(out, fps=frames.fps, size=(video.width, video.height))
@@ -149,17 +149,20 @@ def analyze_video(
             if not go_on or (max_frames is not None and frames.analyzed >= max_frames):
                 summary.stopped = True
                 break
+        finished = True
     except KeyboardInterrupt:
         if not stop_on_interrupt:
             raise
         log.info("%s: interrupted; stopping", video.name)
-        summary.stopped = True
+        summary.stopped = finished = True
     finally:
         frames.close()
-        if writer is not None:  # checked whole unless an error is on its way
-            writer.close(check=sys.exc_info()[0] is None)
-        if window is not None:
-            window.close()
+        try:
+            if writer is not None:  # checked whole unless an error is on its way
+                writer.close(check=finished)
+        finally:
+            if window is not None:
+                window.close()
 
     k, frame_step = frames.analyzed, frames.step
     timings["read"] = frames.read_seconds

@@ -3,7 +3,7 @@
 "use strict";
 
 import { initKey, loadModels } from "./about.js";
-import { fitStage, initLive, setLiveFloor, stopLive } from "./live.js";
+import { fitStage, initLive, stopLive } from "./live.js";
 import { addFiles, filesOfDrop, initBatch, renderGallery } from "./batch.js";
 import { initResult, layout, refresh } from "./photo.js";
 import { initSettings, setDetector } from "./settings.js";
@@ -111,10 +111,7 @@ function initPhoto() {
     renderGallery();
   });
   // the detector's own threshold and smallest face: the floors of both tabs' settings
-  loadLimits().then((health) => {
-    setDetector(health?.detector);
-    setLiveFloor(health?.detector);
-  });
+  loadLimits().then((health) => setDetector(health?.detector));
 }
 
 // ----------------------------------------------------------------------------- start

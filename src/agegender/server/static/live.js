@@ -15,6 +15,7 @@ const EASE_MS = 70; // boxes glide to each new answer with this time constant
 
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000]; // then every 8 s
 const NO_RETRY = new Set([4401, 4403]); // wrong key, foreign origin: retrying cannot help
+const IDLE_CODE = 4408; // the server closed a stream that sent nothing for stream_idle_timeout
 
 const live = {
   stream: null, ws: null, running: false, inFlight: false, last: null,
@@ -218,8 +219,11 @@ function openSocket() {
     }
     const wait = BACKOFF_MS[Math.min(live.retries, BACKOFF_MS.length - 1)];
     live.retries += 1;
+    const why = ev.code === IDLE_CODE
+      ? "the server closed the stream after it received no frame for a while (was the camera or the video paused?)"
+      : "the connection to the server was lost";
     liveStatus(
-      `Reconnecting… the connection to the server was lost (attempt ${live.retries}, next try in ` +
+      `Reconnecting… ${why} (attempt ${live.retries}, next try in ` +
       `${(wait / 1000).toFixed(1)} s). If this goes on, check that the server is running.`, "busy reconnecting");
     live.retryTimer = setTimeout(() => { if (live.running) openSocket(); }, wait);
   };
@@ -328,7 +332,7 @@ function glide(faces, dt) {
 }
 
 /** The server detector's own threshold (from /healthz) is the slider's floor: below it, nothing changes. */
-export function setLiveFloor(info) {
+function setLiveFloor(info) {
   if (!info || typeof info.threshold !== "number") return;
   const slider = $("#live-threshold");
   slider.min = String(Math.min(0.99, info.threshold));
@@ -337,6 +341,7 @@ export function setLiveFloor(info) {
 }
 
 export function initLive() {
+  document.addEventListener("agegender:detector", (e) => setLiveFloor(e.detail));
   $("#live-start").addEventListener("click", startLive);
   $("#live-stop").addEventListener("click", () => stopLive());
   $("#mirror").addEventListener("change", (e) => $("#video-stage").classList.toggle("mirror", e.target.checked));

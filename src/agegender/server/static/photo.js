@@ -14,7 +14,7 @@ import { $, $$, announce, dash, download, el, genderClass, pct, stem } from "./u
  * previous: the last answered entry, shown again if a pending photo fails; selected: face
  * index or -1.
  */
-export const shown = { entry: null, source: null, previous: null, selected: -1, spots: [], boxes: [], zoom: 1 };
+export const shown = { entry: null, source: null, previous: null, staleWhy: "", selected: -1, spots: [], boxes: [], zoom: 1 };
 const ZOOMS = [1, 2, 3, 4]; // the buttons' steps; a pinch zooms anywhere between
 // label forms: full, short, the tag alone, the tag alone made small, smaller still (the
 // last resort of a crowd: placeLabels' nearestFree)
@@ -55,6 +55,7 @@ function placeMarkers(cw, ch) {
   const markers = $$(".marker", layer);
   const boxes = canvasBoxes(result.faces, cw / result.width, cw);
   shown.boxes = boxes;
+  if (markers.length !== result.faces.length) return; // between a new result and its markers
   layer.classList.toggle("off", !drawing().labels);
   if (!drawing().labels) { // labels off: the cards (and a tap on a face) still select
     shown.spots = [];
@@ -110,13 +111,13 @@ function paint() {
 }
 
 /** Zoom to z (1: fit), keeping the point at (clientX, clientY) in place (default: the centre). */
-function setZoom(z, clientX = null, clientY = null) {
+function setZoom(z, clientX = null, clientY = null, { relayout = true } = {}) {
   const old = shown.zoom;
   shown.zoom = Math.max(ZOOMS[0], Math.min(z, ZOOMS[ZOOMS.length - 1]));
   $("#zoom-out").disabled = shown.zoom <= ZOOMS[0];
   $("#zoom-in").disabled = shown.zoom >= ZOOMS[ZOOMS.length - 1];
   $("#zoom-level").textContent = shown.zoom === 1 ? "fit" : `${Number(shown.zoom.toFixed(1))}×`;
-  if (old === shown.zoom) return;
+  if (old === shown.zoom || !relayout) return;
   const sc = $("#picture-scroll");
   const r = sc.getBoundingClientRect();
   const px = clientX === null ? sc.clientWidth / 2 : clientX - r.left;
@@ -157,17 +158,18 @@ export function select(i, { from = "", focus = false } = {}) {
     return;
   }
   const card = $(`.face-card[data-face="${i}"]`);
-  const marker = $(`.marker[data-face="${i}"]`);
+  const m = $(`.marker[data-face="${i}"]`);
+  const marker = m && !m.hidden && drawing().labels ? m : null; // one on screen, or none
   if (from === "marker" && card && narrow()) {
     // on a phone the cards are below the picture: the card comes up as a sheet instead
     const n = shown.entry.result.faces.length;
     openSheet(card, (step) => (step ? select((i + step + n) % n, { from: "marker" }) : select(-1)));
-    if (marker && !marker.hidden) {
+    if (marker) {
       marker.scrollIntoView({ block: "nearest", inline: "nearest" }); // within the picture
       keepAboveSheet(marker);
     }
   } else if (from === "marker" && card) card.scrollIntoView({ block: "nearest", behavior: "smooth" });
-  if (from === "card" && marker && !marker.hidden) marker.scrollIntoView({ block: "nearest", behavior: "smooth" });
+  if (from === "card" && marker) marker.scrollIntoView({ block: "nearest", behavior: "smooth" });
   if (focus) (from === "card" ? card : marker)?.focus();
 }
 
@@ -289,7 +291,7 @@ function open(entry) {
   shown.entry = entry;
   shown.selected = -1;
   closeSheet();
-  setZoom(1);
+  setZoom(1, null, null, { relayout: false }); // the caller lays out once its markers exist
   document.body.classList.add("has-result");
   const area = $("#photo-result");
   area.hidden = false;
@@ -349,7 +351,9 @@ export function dropPending(why = "") {
 export function refresh() {
   const entry = shown.source;
   if (!entry || shown.entry?.pending) return;
+  const stale = shown.staleWhy;
   showResult(entry, { quiet: true });
+  if (stale) markStale(stale); // still the previous result
   const { faces, filtered } = shown.entry.result;
   announce(filtered ? `Showing ${faces.length} of the ${filtered.faces_found} faces found.`
     : `Showing all ${faces.length} face${faces.length === 1 ? "" : "s"} found.`);
@@ -359,6 +363,7 @@ export function refresh() {
 export function showResult(entry, { quiet = false } = {}) {
   shown.source = entry;
   shown.previous = entry;
+  shown.staleWhy = "";
   open({ ...entry, result: keep(entry.result) });
   const { result } = shown.entry;
   const faces = result.faces;
@@ -385,8 +390,11 @@ export function showResult(entry, { quiet = false } = {}) {
 /** Mark the result shown as out of date (e.g. after a failed upload of another photo). */
 export function markStale(why) {
   if (!shown.entry) return;
+  shown.staleWhy = why;
   $("#photo-result").classList.add("stale");
-  $("#photo-summary").textContent = `${shown.entry.name} (previous result: ${why})`;
+  const { filtered, faces } = shown.entry.result;
+  const hidden = filtered ? ` \u00b7 ${filtered.faces_found - faces.length} more hidden by the settings` : "";
+  $("#photo-summary").textContent = `${shown.entry.name} (previous result: ${why})${hidden}`;
 }
 
 /** The annotated picture at full resolution (small photos upscaled), as a JPEG blob. */

@@ -51,24 +51,38 @@ function* candidates(b, w, h, gap, W, H, maxRing, onOwn = false) {
 }
 
 /**
- * The free spot for a w x h tag nearest to box b anywhere in the picture (a grid of a
- * third of the tag's height), covering no other face: the last resort of a crowd, where
- * the rings around the box missed the gaps between the labels already placed. Or null.
+ * A free spot for a w x h tag near box b anywhere in the picture, covering no other face:
+ * the last resort of a crowd, where the rings around the box missed the gaps between the
+ * labels already placed. Walks a grid (a third of the tag's height) outward from the face
+ * in square rings and takes the nearest free cell of the first ring that has one; gives up
+ * (null) when budget.checks, shared by a whole placement, runs out.
  */
-function nearestFree(b, i, w, h, boxes, placed, W, H) {
-  const cx = b.x + b.w / 2;
-  const cy = b.y + b.h / 2;
+function nearestFree(b, i, w, h, boxes, placed, W, H, budget) {
   const step = Math.max(1, h / 3);
-  const spots = [];
-  for (let y = 0; y <= H - h; y += step) {
-    for (let x = 0; x <= W - w; x += step) spots.push([x, y, Math.hypot(x + w / 2 - cx, y + h / 2 - cy)]);
-  }
-  spots.sort((p, q) => p[2] - q[2]);
-  for (const [x, y] of spots) {
+  const x0 = b.x + b.w / 2 - w / 2;
+  const y0 = b.y + b.h / 2 - h / 2;
+  const free = (x, y) => {
+    if (x < 0 || y < 0 || x + w > W || y + h > H) return false;
+    budget.checks -= placed.length + boxes.length;
     const r = { x, y, w, h };
-    if (placed.some((p) => overlaps(r, p))) continue;
-    if (boxes.some((o, j) => j !== i && overlapArea(r, o) > 0)) continue;
-    return r;
+    return !placed.some((p) => overlaps(r, p)) && !boxes.some((o, j) => j !== i && overlapArea(r, o) > 0);
+  };
+  const rings = Math.ceil(Math.max(W, H) / step);
+  for (let k = 0; k <= rings && budget.checks > 0; k++) {
+    let best = null;
+    const consider = (dx, dy) => {
+      const d = Math.hypot(dx, dy);
+      if ((!best || d < best.d) && free(x0 + dx * step, y0 + dy * step)) best = { d, dx, dy };
+    };
+    for (let t = -k; t <= k; t++) {
+      consider(t, -k);
+      if (k) consider(t, k);
+      if (Math.abs(t) < k) {
+        consider(-k, t);
+        consider(k, t);
+      }
+    }
+    if (best) return { x: x0 + best.dx * step, y: y0 + best.dy * step, w, h };
   }
   return null;
 }
@@ -100,8 +114,13 @@ export function placeLabels(boxes, sizes, W, H, { gap = 2, rings = [3, 6, 400], 
   return again.filter((s) => !s).length < left.length ? again : out;
 }
 
+// checks of a spot against the labels and faces that the last resort may make in one
+// placement (a few hundred milliseconds at most, whatever the crowd)
+const LAST_RESORT_CHECKS = 4e6;
+
 function placeInOrder(order, boxes, sizes, W, H, { gap, rings, noCover }) {
   const placed = [];
+  const budget = { checks: LAST_RESORT_CHECKS };
   const out = new Array(boxes.length).fill(null);
   for (const i of order) {
     const b = boxes[i];
@@ -142,7 +161,7 @@ function placeInOrder(order, boxes, sizes, W, H, { gap, rings, noCover }) {
     }
     // the last resort of a crowd: the nearest free spot anywhere, in the last two forms
     for (let level = n - 1; noCover && !best && level >= 0 && level < levels.length; level++) {
-      const spot = nearestFree(b, i, levels[level].w, levels[level].h, boxes, placed, W, H);
+      const spot = nearestFree(b, i, levels[level].w, levels[level].h, boxes, placed, W, H, budget);
       if (spot) best = { level, ...spot };
     }
     if (best) {

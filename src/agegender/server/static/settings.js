@@ -9,6 +9,7 @@ import { $ } from "./util.js";
 const KEY = "agegender.photoSettings";
 const DEFAULTS = Object.freeze({ threshold: 0, minFace: 0, boxes: true, landmarks: true, labels: true });
 const MAX_MIN_FACE = 4000;
+const SETTLE_MS = 250; // a slider moved by the arrow keys shows its faces once it rests
 
 /** The settings in force; threshold 0 and minFace 0: every face the server found. */
 export const settings = { ...DEFAULTS };
@@ -62,8 +63,10 @@ export function setDetector(info) {
   if (detector.minFace !== null) $("#photo-minface").min = String(detector.minFace);
   $("#photo-threshold-floor").textContent =
     `The server reports faces scored ${info.threshold.toFixed(2)} or more` +
-    (detector.minFace ? ` and at least ${detector.minFace} px` : "") + ".";
+    (detector.minFace ? ` and at least ${detector.minFace} px (of the photo as sent)` : "") + ".";
   show();
+  // the Live tab's slider has the same floor (live.js listens)
+  document.dispatchEvent(new CustomEvent("agegender:detector", { detail: info }));
 }
 
 /** /healthz again when the detector's values were not known yet (a server that loads its
@@ -78,7 +81,8 @@ export async function ensureDetector() {
 }
 
 function show() {
-  const t = Math.max(settings.threshold, detector.threshold ?? 0);
+  // what the slider can show: never below its floor, so that the number read is its value
+  const t = Math.max(settings.threshold, detector.threshold ?? 0, Number($("#photo-threshold").min) || 0);
   $("#photo-threshold").value = String(t);
   $("#photo-threshold-out").textContent = t.toFixed(2);
   $("#photo-minface").value = String(Math.max(settings.minFace, detector.minFace ?? 0));
@@ -92,6 +96,11 @@ function show() {
 export function initSettings(onChange) {
   load();
   show();
+  let timer = 0;
+  const settle = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => onChange("faces"), SETTLE_MS);
+  };
   const threshold = $("#photo-threshold");
   threshold.addEventListener("input", () => { $("#photo-threshold-out").textContent = Number(threshold.value).toFixed(2); });
   threshold.addEventListener("change", () => {
@@ -99,7 +108,7 @@ export function initSettings(onChange) {
     settings.threshold = detector.threshold !== null && v <= detector.threshold ? 0 : v;
     save();
     show();
-    onChange("faces");
+    settle();
   });
   const minFace = $("#photo-minface");
   minFace.addEventListener("change", () => {
@@ -107,7 +116,7 @@ export function initSettings(onChange) {
     settings.minFace = Number.isFinite(v) && v > (detector.minFace ?? 0) ? Math.min(MAX_MIN_FACE, v) : 0;
     save();
     show();
-    onChange("faces");
+    settle();
   });
   for (const [id, k] of [["#draw-boxes", "boxes"], ["#draw-landmarks", "landmarks"], ["#draw-labels", "labels"]]) {
     $(id).addEventListener("change", (e) => {

@@ -50,7 +50,7 @@ function toJpeg(bitmap, w, h, quality) {
 /**
  * What to send for a photo: {blob, width, height, scaled} (scaled: the size sent differs
  * from the photo's). Photos within the limits go as they are; larger ones (pixels, bytes,
- * or a side above 3072 px) as a JPEG small enough. Throws an Error with advice when the
+ * or a side above 3072 px), and HEIC ones this browser can decode, as a JPEG small enough. Throws an Error with advice when the
  * browser cannot decode a file that is too large to send as it is.
  */
 export async function prepare(file, bitmap) {
@@ -62,7 +62,9 @@ export async function prepare(file, bitmap) {
   }
   const { width: W, height: H } = bitmap;
   let s = Math.min(1, MAX_SEND_SIDE / Math.max(W, H), Math.sqrt(limits.maxPixels / (W * H)));
-  if (within && s === 1) return { blob: file, width: W, height: H, scaled: false };
+  // a HEIC this browser decodes (Safari) goes as a JPEG: a server may not read HEIC
+  const heif = /^image\/hei[cf]/i.test(file.type) || /\.hei[cf]$/i.test(file.name || "");
+  if (within && s === 1 && !heif) return { blob: file, width: W, height: H, scaled: false };
   for (let attempt = 0; attempt < 6; attempt++) {
     const w = Math.max(1, Math.floor(W * s));
     const h = Math.max(1, Math.floor(H * s));
