@@ -332,3 +332,20 @@ def test_user_card_for_each_decoding(
     faces = an.analyze(photos / "astronaut.png")
     _well_formed(faces, age=task == "age", gender=task == "gender")
     assert check(faces)
+
+
+def test_adding_a_multi_card_says_the_flags_that_exist(fresh_registry, tmp_path: Path, capsys) -> None:
+    """A card of one network for both tasks (task "multi", as `train --arch faceres-top`
+    writes) is added, and the command printed to use it parses and runs it."""
+    import agegender
+    from agegender.cli import main
+
+    shipped = Path(agegender.__file__).parent / "models" / "data" / "faceres"
+    card = json.loads((shipped / "card.json").read_text())
+    card.update(name="mine", file=str(shipped / "faceres.onnx"))
+    (tmp_path / "card.json").write_text(json.dumps(card))
+    assert main(["models", "add", str(tmp_path / "card.json")]) == 0
+    out = capsys.readouterr().out
+    assert "--age-model mine --gender-model mine" in out and "--multi-model" not in out
+    an = Analyzer(detector="haar", age_model="mine", gender_model="mine")
+    assert an.describe()["age_model"] == an.describe()["gender_model"] == "mine"

@@ -140,7 +140,9 @@ def _models_add(a: argparse.Namespace) -> int:
     d.mkdir(parents=True, exist_ok=True)
     (d / f"{rec.name}.json").write_text(json.dumps(card, indent=2))
     reload_user_cards()  # usable at once in this process too
-    print(f"added {rec.task} model {rec.name!r} from {path}; use it with --{rec.task}-model {rec.name}")
+    use = (f"--age-model {rec.name} --gender-model {rec.name} (one network, run once for both)"
+           if rec.task == "multi" else f"--{rec.task}-model {rec.name}")
+    print(f"added {rec.task} model {rec.name!r} from {path}; use it with {use}")
     return 0
 
 
