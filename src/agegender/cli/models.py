@@ -140,10 +140,15 @@ def _models_add(a: argparse.Namespace) -> int:
     d.mkdir(parents=True, exist_ok=True)
     (d / f"{rec.name}.json").write_text(json.dumps(card, indent=2))
     reload_user_cards()  # usable at once in this process too
-    use = (f"--age-model {rec.name} --gender-model {rec.name} (one network, run once for both)"
-           if rec.task == "multi" else f"--{rec.task}-model {rec.name}")
-    print(f"added {rec.task} model {rec.name!r} from {path}; use it with {use}")
+    print(f"added {rec.task} model {rec.name!r} from {path}; use it with {_flags_for(rec)}")
     return 0
+
+
+def _flags_for(rec: Any) -> str:
+    """The command-line options that run a model record (a multi model: both tasks)."""
+    if rec.task == "multi":
+        return f"--age-model {rec.name} --gender-model {rec.name} (one network, run once for both)"
+    return f"--{rec.task}-model {rec.name}"
 
 
 # ---------------------------------------------------------------- list and show
