@@ -1,6 +1,6 @@
 """Regenerate the web page's screenshots in docs/images/ (used by docs/server.md).
 
-Starts ``agegender serve`` on a free port, opens the page in headless Chromium (Debian's
+Serves the app on a free port and opens the page in headless Chromium (Debian's
 ``/usr/bin/chromium`` through Playwright, as the browser tests do) with a fake camera
 showing a group photo, and takes each screenshot as a new visitor would see it:
 
@@ -15,13 +15,9 @@ or ``--photos DIR`` holding ``group_t1.jpg``. Models come as the server finds th
 from __future__ import annotations
 
 import argparse
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,7 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.server.browser_kit import CHROMIUM, CHROMIUM_ARGS, write_y4m  # noqa: E402
+from tests.server.browser_kit import CHROMIUM, CHROMIUM_ARGS, ServerThread, write_y4m  # noqa: E402
 
 DESKTOP = {"viewport": {"width": 1366, "height": 768}, "device_scale_factor": 1}
 PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "has_touch": True}
@@ -39,42 +35,19 @@ QUALITY = 82  # JPEG: the page's screenshots stay under ~200 KB each
 
 @contextmanager
 def serving() -> Iterator[str]:
-    """``agegender serve`` on a free port of 127.0.0.1, until the block ends."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cmd = [
-        sys.executable,
-        "-m",
-        "agegender",
-        "serve",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
-    proc = subprocess.Popen(cmd, env={**os.environ, "AGEGENDER_RATE_LIMIT": "0"})
-    url = f"http://127.0.0.1:{port}"
+    """The app on a free port of 127.0.0.1 (the browser tests' server thread), models
+    loaded first, until the block ends."""
+    from agegender import Analyzer
+    from agegender.server import ServerSettings, create_app
+
+    analyzer = Analyzer()
+    analyzer.load()  # every model now: the first screenshot does not wait for them
+    srv = ServerThread(lambda: create_app(ServerSettings(rate_limit=0), analyzer=analyzer))
+    srv.start()
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/healthz", timeout=2) as r:
-                    if b'"models_loaded":true' in r.read().replace(b" ", b""):
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("agegender serve did not start; run it by hand to see why")
-            time.sleep(0.3)
-        yield url
+        yield srv.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        srv.stop()
 
 
 def shoot(page: Any, out: Path, name: str) -> None:

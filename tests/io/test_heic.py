@@ -27,29 +27,27 @@ NEEDS_EXTRA = "HEIC needs the heic extra (pillow-heif): pip install '.[heic]'"
 HEIC_HEAD = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 16
 
 
-def heic_bytes(im: Image.Image, orientation: int | None = None, quality: int = 90) -> bytes:
-    """``im`` saved as HEIC by pillow-heif; ``orientation``: the EXIF tag it carries."""
-    pytest.importorskip("pillow_heif", reason=NEEDS_EXTRA)
-    assert heif.register_heif()
+def _encoded(im: Image.Image, fmt: str, orientation: int | None, quality: int) -> bytes:
+    """``im`` saved by Pillow as ``fmt``; ``orientation``: the EXIF tag it carries."""
     kw: dict[str, Any] = {"quality": quality}
     if orientation is not None:
         exif = Image.Exif()
         exif[0x0112] = orientation
         kw["exif"] = exif.tobytes()
     buf = io.BytesIO()
-    im.convert("RGB").save(buf, "HEIF", **kw)
+    im.convert("RGB").save(buf, fmt, **kw)
     return buf.getvalue()
+
+
+def heic_bytes(im: Image.Image, orientation: int | None = None, quality: int = 90) -> bytes:
+    """``im`` saved as HEIC by pillow-heif; ``orientation``: the EXIF tag it carries."""
+    pytest.importorskip("pillow_heif", reason=NEEDS_EXTRA)
+    assert heif.register_heif()
+    return _encoded(im, "HEIF", orientation, quality)
 
 
 def jpeg_bytes(im: Image.Image, orientation: int | None = None) -> bytes:
-    kw: dict[str, Any] = {"quality": 95}
-    if orientation is not None:
-        exif = Image.Exif()
-        exif[0x0112] = orientation
-        kw["exif"] = exif.tobytes()
-    buf = io.BytesIO()
-    im.convert("RGB").save(buf, "JPEG", **kw)
-    return buf.getvalue()
+    return _encoded(im, "JPEG", orientation, 95)
 
 
 def quadrants(w: int = 96, h: int = 64) -> Image.Image:

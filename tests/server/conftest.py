@@ -53,3 +53,18 @@ def browser(camera_video: Path) -> Iterator[Any]:
             yield b
         finally:
             b.close()
+
+
+@pytest.fixture(scope="session")
+def mosaic(photos: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """group_t1.jpg tiled 4x4 (5120x3544, 16 copies of its 6 faces): a crowd."""
+    from PIL import Image
+
+    tile = Image.open(photos / "group_t1.jpg").convert("RGB")
+    w, h = tile.size
+    big = Image.new("RGB", (4 * w, 4 * h))
+    for i in range(16):
+        big.paste(tile, ((i % 4) * w, (i // 4) * h))
+    dest = tmp_path_factory.mktemp("mosaic") / "mosaic.jpg"
+    big.save(dest, quality=85)
+    return dest

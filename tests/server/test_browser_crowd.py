@@ -33,21 +33,6 @@ STATE = """async () => {
            boxes: shown.boxes.map((b) => [b.x, b.y, b.x + b.w, b.y + b.h]) }; }"""
 
 
-@pytest.fixture(scope="module")
-def mosaic(photos: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """group_t1.jpg tiled 4x4 (5120x3544, 16 copies of its 6 faces)."""
-    from PIL import Image
-
-    tile = Image.open(photos / "group_t1.jpg").convert("RGB")
-    w, h = tile.size
-    big = Image.new("RGB", (4 * w, 4 * h))
-    for i in range(16):
-        big.paste(tile, ((i % 4) * w, (i // 4) * h))
-    dest = tmp_path_factory.mktemp("crowd") / "mosaic.jpg"
-    big.save(dest, quality=85)
-    return dest
-
-
 def inter(a: list[float], b: list[float]) -> float:
     """The area shared by two rectangles [x1, y1, x2, y2]."""
     w = min(a[2], b[2]) - max(a[0], b[0])

@@ -26,21 +26,6 @@ GEOMETRY = """() => {
            full: all.filter((m) => !m.hidden && m.dataset.level === '0').length }; }"""
 
 
-@pytest.fixture(scope="module")
-def mosaic(photos: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """group_t1.jpg tiled 4x4 (5120x3544, 16 copies of its 6 faces)."""
-    from PIL import Image
-
-    tile = Image.open(photos / "group_t1.jpg").convert("RGB")
-    w, h = tile.size
-    big = Image.new("RGB", (4 * w, 4 * h))
-    for i in range(16):
-        big.paste(tile, ((i % 4) * w, (i // 4) * h))
-    dest = tmp_path_factory.mktemp("mosaic") / "mosaic.jpg"
-    big.save(dest, quality=85)
-    return dest
-
-
 def assert_placed_well(g: dict[str, Any], what: str) -> None:
     eps = 0.5
     for x1, y1, x2, y2 in g["shown"]:

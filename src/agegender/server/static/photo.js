@@ -359,6 +359,9 @@ export function refresh() {
     : `Showing all ${faces.length} face${faces.length === 1 ? "" : "s"} found.`);
 }
 
+/** "3 more hidden by the settings", for a result the settings filtered. */
+const hiddenNote = (result) => `${result.filtered.faces_found - result.faces.length} more hidden by the settings`;
+
 /** Show one analyzed photo: entry = {bitmap, result, name}; the settings choose the faces. */
 export function showResult(entry, { quiet = false } = {}) {
   shown.source = entry;
@@ -369,10 +372,7 @@ export function showResult(entry, { quiet = false } = {}) {
   const faces = result.faces;
   const n = faces.length;
   $("#photo-title").textContent = `${n} face${n === 1 ? "" : "s"}`;
-  if (result.filtered) {
-    const hidden = result.filtered.faces_found - n;
-    $("#photo-summary").textContent += ` \u00b7 ${hidden} more hidden by the settings`;
-  }
+  if (result.filtered) $("#photo-summary").textContent += ` \u00b7 ${hiddenNote(result)}`;
   $("#photo-canvas").setAttribute("aria-label",
     `${entry.name}: the photo with ${n} face${n === 1 ? "" : "s"} marked and numbered; the cards list them.`);
   const layer = $("#markers");
@@ -382,7 +382,7 @@ export function showResult(entry, { quiet = false } = {}) {
   layout();
   requestAnimationFrame(layout); // again once laid out (scroll bars may have come or gone)
   if (quiet) return;
-  const more = result.filtered ? ` (${result.filtered.faces_found - n} more hidden by the settings)` : "";
+  const more = result.filtered ? ` (${hiddenNote(result)})` : "";
   announce(`${entry.name}: ${n === 0 ? "no face found" : `${n} face${n === 1 ? "" : "s"} found`}${more}. ` +
     faces.slice(0, 5).map((f, i) => faceSentence(f, i + 1)).join(". "));
 }
@@ -392,8 +392,8 @@ export function markStale(why) {
   if (!shown.entry) return;
   shown.staleWhy = why;
   $("#photo-result").classList.add("stale");
-  const { filtered, faces } = shown.entry.result;
-  const hidden = filtered ? ` \u00b7 ${filtered.faces_found - faces.length} more hidden by the settings` : "";
+  const { result } = shown.entry;
+  const hidden = result.filtered ? ` \u00b7 ${hiddenNote(result)}` : "";
   $("#photo-summary").textContent = `${shown.entry.name} (previous result: ${why})${hidden}`;
 }
 

@@ -4,6 +4,7 @@
 // exports and the saved picture follow them. Kept in this browser (local storage).
 "use strict";
 
+import { loadLimits } from "./upload.js";
 import { $ } from "./util.js";
 
 const KEY = "agegender.photoSettings";
@@ -72,12 +73,7 @@ export function setDetector(info) {
 /** /healthz again when the detector's values were not known yet (a server that loads its
  * models on the first analysis has none to report before it). */
 export async function ensureDetector() {
-  if (detector.threshold !== null) return;
-  try {
-    setDetector((await (await fetch("/healthz")).json()).detector);
-  } catch {
-    /* the next answer asks again */
-  }
+  if (detector.threshold === null) setDetector((await loadLimits())?.detector);
 }
 
 function show() {
