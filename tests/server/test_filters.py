@@ -147,6 +147,12 @@ class StandIn:
     def analyze(self, image: Any, *, channels: str | None = None) -> Faces:
         return three_faces()
 
+    def detect(self, images: list[Any]) -> list[Faces]:
+        return [three_faces() for _ in images]
+
+    def estimate(self, images: list[Any], faces: list[Faces]) -> list[Faces]:
+        return faces
+
 
 @pytest.fixture(scope="module")
 def png() -> bytes:

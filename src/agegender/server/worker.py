@@ -189,8 +189,15 @@ class AnalysisService:
 
         self._model.submit(self.analyzer).add_done_callback(failed)
 
-    def _analyze(self, rgb: NDArray[np.uint8]) -> Faces:
-        return self.analyzer().analyze(rgb, channels="RGB")
+    def _analyze(
+        self, rgb: NDArray[np.uint8], keep: Callable[[Faces], Faces] | None = None
+    ) -> Faces:
+        """The analysis of ``rgb``; with ``keep``: detect, keep the faces it picks, and
+        estimate only those."""
+        an = self.analyzer()
+        if keep is None:
+            return an.analyze(rgb, channels="RGB")  # type: ignore[no-any-return]
+        return an.estimate([rgb], [keep(f) for f in an.detect([rgb])])[0]  # type: ignore[no-any-return]
 
     def _process(
         self, process: Callable[[Any, NDArray[np.uint8]], Faces], rgb: NDArray[np.uint8]
@@ -213,7 +220,8 @@ class AnalysisService:
         ``analyzer.analyze`` (the live stream's per-connection tracking).
         ``gender_min_confidence``: the annotated image's threshold (default: the settings').
         ``keep(faces)``, when given, picks the faces the result holds and the image shows
-        (a request's :func:`~agegender.server.filters.keep_faces`).
+        (a request's :func:`~agegender.server.filters.keep_faces`), from the detections,
+        before estimation.
 
         Raises:
             BusyError: ``max_pending`` analyses are already waiting.
@@ -284,12 +292,12 @@ class AnalysisService:
         await self.budget.acquire_async(pixels)
         try:
             rgb = await self._decode(upload, limit)
-            if process is None:
-                faces = await self._call(self._model, self._analyze, rgb)
+            if process is None:  # the faces keep drops are never estimated
+                faces = await self._call(self._model, self._analyze, rgb, keep)
             else:
                 faces = await self._call(self._model, self._process, process, rgb)
-            if keep is not None:
-                faces = keep(faces)
+                if keep is not None:
+                    faces = keep(faces)
             jpeg = None
             if annotate:
                 jpeg = await self._call(
